@@ -1,0 +1,13 @@
+"""Decoders: the contract and every registered algorithm (importing this registers them)."""
+
+from backends.decoders import best_of_n, sampling  # noqa: F401  (registration)
+from backends.decoders.base import (
+    DECODERS,
+    DecodeContext,
+    Decoder,
+    GenerationRequest,
+    Scores,
+    TokenwiseDecoder,
+)
+
+__all__ = ["DECODERS", "DecodeContext", "Decoder", "GenerationRequest", "Scores", "TokenwiseDecoder"]

@@ -1,0 +1,211 @@
+"""The facade the UI, the CLI and the evaluator call: requests in, event streams out.
+
+The Engine loads and caches models by id (shared, read-only), validates a request into a
+decoder and a per-run context, seeds a `torch.Generator` per request, serialises access to the
+accelerator step by step (so several streams can be interleaved by one caller), supports
+cancellation, and turns any exception into `Finished(stop_reason="error")` with a readable
+message: a bad request never crashes the caller. It computes nothing itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+from backends.config import ConfigError, build_config
+from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
+from backends.devices import pick_device, pick_dtype
+from backends.events import Event, Finished, Rewind, TokenStep
+from backends.lm import LanguageModel
+from backends.loading import ModelNotFound, load_pretrained
+from backends.presets import PRESETS, Preset, format_prompt
+from backends.registry import UnknownName
+from backends.rewards import REWARDS, RewardModelRef, WeightedReward, check_weight
+from backends.rewards.classifier import SequenceClassifier
+
+log = logging.getLogger(__name__)
+MAX_PROMPT_CHARS = 8000
+MAX_NEW_TOKENS = 1024
+USER_ERRORS = (ConfigError, UnknownName, ModelNotFound)
+
+
+class Engine:
+    """Model cache + request validation + guarded streaming. Thread-safe."""
+
+    def __init__(self, device: str = "auto", device_map: str | None = None,
+                 presets: dict[str, Preset] | None = None):
+        self.presets = dict(PRESETS if presets is None else presets)
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(self.device)
+        self.device_map = device_map
+        self._models: dict[tuple[str, str], Any] = {}
+        self._load_lock = threading.Lock()
+        self._device_lock = threading.Lock()
+
+    def preset(self, name: str) -> Preset:
+        if name not in self.presets:
+            raise UnknownName("preset", name, sorted(self.presets))
+        return self.presets[name]
+
+    # ---- models -------------------------------------------------------------------------------
+    def _load(self, kind: str, model_id: str, make: Callable[[], Any]) -> Any:
+        key = (kind, model_id)
+        with self._load_lock:
+            if key not in self._models:
+                self._models[key] = make()
+            return self._models[key]
+
+    def language_model(self, model_id: str) -> LanguageModel:
+        def make() -> LanguageModel:
+            model, tok = load_pretrained(AutoModelForCausalLM, model_id, self.device, self.dtype, self.device_map)
+            return LanguageModel(model, tok, model_id)
+
+        return self._load("lm", model_id, make)
+
+    def classifier(self, model_id: str, label: str = "0", output: str = "auto") -> SequenceClassifier:
+        model, tok = self._load("clf", model_id, lambda: load_pretrained(
+            AutoModelForSequenceClassification, model_id, self.device, self.dtype, self.device_map))
+        return SequenceClassifier(model, tok, model_id, label, output)
+
+    def warm(self, preset_name: str, progress: Callable[[float, str], None] | None = None) -> None:
+        """Load every model a preset names, reporting (fraction, message) as it goes."""
+        preset = self.preset(preset_name)
+        jobs = [("policy", preset.policy, self.language_model)]
+        if preset.base:
+            jobs.append(("base", preset.base, self.language_model))
+        jobs += [(f"{name} reward", ref.model, self.classifier) for name, ref in preset.reward_models.items()]
+        for i, (role, model_id, load) in enumerate(jobs):
+            if progress:
+                progress(i / len(jobs), f"loading {role} model {model_id}")
+            load(model_id)
+        if progress:
+            progress(1.0, f"{preset_name}: {len(jobs)} models ready")
+
+    # ---- requests -----------------------------------------------------------------------------
+    def prepare(self, request: GenerationRequest, cancel: threading.Event | None = None
+                ) -> tuple[Decoder, DecodeContext]:
+        """Validate everything and load what is needed; raises USER_ERRORS on bad input."""
+        preset = self.preset(request.preset)
+        decoder_cls = DECODERS.get(request.decoder)
+        config = build_config(decoder_cls.Config, dict(request.config), prefix=f"{request.decoder}.")
+        _check_request(request)
+        lm = self.language_model(preset.policy)
+        base = self.language_model(preset.base_id)
+        prompt_text = request.prompt if request.raw_prompt else format_prompt(preset, request.prompt, lm.tokenizer)
+        prompt_ids = lm.encode(prompt_text)
+        _check_length(lm, prompt_ids, request.max_new_tokens)
+        reward = self.build_reward(request, preset, lm)
+        if decoder_cls.needs_reward and reward is None:
+            raise ConfigError("rewards", dict(request.rewards),
+                              f"decoder {request.decoder!r} needs at least one reward with a weight; "
+                              f"choose from {', '.join(REWARDS.names())}")
+        rng = torch.Generator().manual_seed(request.seed)
+        baseline = self.language_model(preset.baseline) if preset.baseline else None
+        ctx = DecodeContext(request=request, lm=lm, base=base, reward=reward, prompt_text=prompt_text,
+                            prompt_ids=prompt_ids, max_new_tokens=request.max_new_tokens, rng=rng,
+                            cancel=cancel or threading.Event(), baseline=baseline)
+        return decoder_cls(config), ctx
+
+    def build_reward(self, request: GenerationRequest, preset: Preset, lm: LanguageModel) -> WeightedReward | None:
+        unknown_cfg = sorted(set(request.reward_config) - set(request.rewards))
+        if unknown_cfg:
+            raise ConfigError(f"{unknown_cfg[0]}", dict(request.reward_config[unknown_cfg[0]]),
+                              "settings given for a reward without a weight; add it with --reward NAME=WEIGHT")
+        if not request.rewards:
+            return None
+        ctx = _RewardContext(self, preset, lm, request)
+        parts = {}
+        for name, weight in request.rewards.items():
+            cls = REWARDS.get(name)
+            w = check_weight(name, weight)
+            cfg = build_config(cls.Config, dict(request.reward_config.get(name, {})), prefix=f"{name}.")
+            parts[name] = (cls(cfg, ctx), w)
+        return WeightedReward(parts)
+
+    def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
+        """Events of one generation; always ends with exactly one `Finished`."""
+        text: list[str] = []
+        try:
+            with self._device_lock:
+                decoder, ctx = self.prepare(request, cancel)
+            events = decoder.stream(ctx)
+            while True:
+                with self._device_lock:
+                    event = next(events, None)
+                if event is None:
+                    raise RuntimeError(f"decoder {request.decoder!r} ended without a Finished event")
+                _follow(text, event)
+                yield event
+                if isinstance(event, Finished):
+                    return
+        except USER_ERRORS as e:
+            yield self._error(request, "".join(text), str(e))
+        except Exception as e:  # a failing decoder must not take the app down
+            log.exception("decoder %s failed", request.decoder)
+            yield self._error(request, "".join(text), f"{type(e).__name__}: {e}")
+
+    def generate(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Finished:
+        *_, last = self.stream(request, cancel)
+        return last
+
+    @staticmethod
+    def _error(request: GenerationRequest, text: str, message: str) -> Finished:
+        return Finished(text=text, stop_reason="error", seed=request.seed, error=message,
+                        config={"decoder": request.decoder, **dict(request.config)})
+
+
+def _follow(text: list[str], event: Event) -> None:
+    """Keep the partial text, so an error midway still reports what was generated."""
+    if isinstance(event, TokenStep):
+        text.append(event.text)
+    elif isinstance(event, Rewind):
+        del text[event.length:]
+
+
+def _check_request(request: GenerationRequest) -> None:
+    if not isinstance(request.prompt, str) or not request.prompt.strip():
+        raise ConfigError("prompt", request.prompt, "is empty; type a prompt")
+    if len(request.prompt) > MAX_PROMPT_CHARS:
+        raise ConfigError("prompt", request.prompt[:30] + "...", f"longer than {MAX_PROMPT_CHARS} characters")
+    if not isinstance(request.max_new_tokens, int) or not 1 <= request.max_new_tokens <= MAX_NEW_TOKENS:
+        raise ConfigError("max_new_tokens", request.max_new_tokens, f"must be an integer in [1, {MAX_NEW_TOKENS}]")
+    if not isinstance(request.seed, int) or not 0 <= request.seed < 2**63:
+        raise ConfigError("seed", request.seed, "must be an integer in [0, 2**63)")
+
+
+def _check_length(lm: LanguageModel, prompt_ids: list[int], max_new: int) -> None:
+    if lm.max_length and len(prompt_ids) + max_new > lm.max_length:
+        room = lm.max_length - len(prompt_ids)
+        if room < 1:
+            raise ConfigError("prompt", f"{len(prompt_ids)} tokens",
+                              f"too long for {lm.name}, whose context is {lm.max_length} tokens")
+        raise ConfigError("max_new_tokens", max_new,
+                          f"the prompt takes {len(prompt_ids)} of {lm.name}'s {lm.max_length} tokens; "
+                          f"at most {room} new tokens fit")
+
+
+class _RewardContext:
+    """What rewards may ask of the Engine while they are built for one request."""
+
+    def __init__(self, engine: Engine, preset: Preset, lm: LanguageModel, request: GenerationRequest):
+        self.engine, self.preset, self.lm, self.request = engine, preset, lm, request
+
+    def reward_model_ref(self, name: str) -> RewardModelRef | None:
+        return self.preset.reward_models.get(name)
+
+    def classifier(self, model_id: str, label: str, output: str) -> SequenceClassifier:
+        return self.engine.classifier(model_id, label, output)
+
+    def causal_lm(self, model_id: str) -> LanguageModel:
+        return self.engine.language_model(model_id)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.lm.encode(text))
+
+    def request_keywords(self) -> tuple[str, ...]:
+        return tuple(self.request.keywords)

@@ -1,0 +1,154 @@
+"""The typed events a decoder streams, and nothing else.
+
+A decoder is a generator of these frozen records; the UI, the plots, the database and the
+evaluator consume only them. This module knows nothing about models or tensors: every field is
+a plain Python value so an event can be turned into JSON (`to_dict`) and back without loss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+StopReason = Literal["eos", "max_new_tokens", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Work done: tokens the policy/base LMs and the reward models processed, and wall time."""
+
+    lm_tokens: int = 0
+    reward_tokens: int = 0
+    wall_ms: float = 0.0
+
+    def __add__(self, other: Cost) -> Cost:
+        return Cost(
+            self.lm_tokens + other.lm_tokens,
+            self.reward_tokens + other.reward_tokens,
+            self.wall_ms + other.wall_ms,
+        )
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One next token the decoder considered at a step (a row of the token inspector)."""
+
+    token_id: int
+    text: str
+    logprob_base: float
+    reward: float | None = None
+    value: float | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class TokenStep:
+    """One committed token.
+
+    `logprob_base` is log p of the token under the base policy, `logprob_decoder` under the
+    distribution the decoder actually sampled or ranked from. `reward` is the weighted reward
+    of the prefix after this token (None where the decoder computed none); `value` is the
+    decoder's own selection estimate (rollout return, lookahead score), not a reward.
+    `kl` is KL(decoder || base) at this step over the support used; `entropy` is the base's.
+    """
+
+    index: int
+    token_id: int
+    text: str
+    logprob_base: float
+    logprob_decoder: float
+    reward: float | None = None
+    reward_parts: dict[str, float] = field(default_factory=dict)
+    value: float | None = None
+    kl: float = 0.0
+    entropy: float = 0.0
+    candidates: tuple[Candidate, ...] = ()
+    cost: Cost = Cost()
+    type: Literal["token"] = "token"
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """A scored continuation the decoder considered (best-of-N sample, CD/TQ* rollout, ...).
+
+    `step` is the token index it was drawn at (None for sequence-level decoders) and
+    `candidate` the token id it continues, so the UI can show the text behind each value.
+    """
+
+    group: int
+    index: int
+    text: str
+    reward: float
+    reward_parts: dict[str, float] = field(default_factory=dict)
+    kept: bool = False
+    step: int | None = None
+    candidate: int | None = None
+    type: Literal["rollout"] = "rollout"
+
+
+@dataclass(frozen=True)
+class Note:
+    """Text the decoder produced for itself (PRS feedback) or wants the reader to know."""
+
+    text: str
+    type: Literal["note"] = "note"
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """The continuation was cut back to `length` tokens (search that backtracks)."""
+
+    length: int
+    type: Literal["rewind"] = "rewind"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Always the last event of a stream."""
+
+    text: str
+    stop_reason: StopReason
+    reward: float | None = None
+    reward_parts: dict[str, float] = field(default_factory=dict)
+    cost: Cost = Cost()
+    new_tokens: int = 0
+    elapsed_s: float = 0.0
+    seed: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    type: Literal["finished"] = "finished"
+
+
+Event = TokenStep | Rollout | Note | Rewind | Finished
+EVENT_TYPES: dict[str, type] = {
+    cls.__dataclass_fields__["type"].default: cls for cls in (TokenStep, Rollout, Note, Rewind, Finished)
+}
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe floats: NaN and infinities become None (JSON has no spelling for them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """A JSON-ready dict with a `"type"` key: token, rollout, note, rewind or finished."""
+    return _clean(dataclasses.asdict(event))
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    """Inverse of `to_dict` (used by storage and the evaluator to replay traces)."""
+    cls = EVENT_TYPES[data["type"]]
+    kwargs = dict(data)
+    if "cost" in kwargs and isinstance(kwargs["cost"], dict):
+        kwargs["cost"] = Cost(**kwargs["cost"])
+    if cls is TokenStep:
+        kwargs["candidates"] = tuple(Candidate(**c) for c in kwargs.get("candidates", ()))
+    return cls(**kwargs)

@@ -1,0 +1,175 @@
+"""Language models (shared, read-only weights) and their per-run KV-cache state.
+
+`LanguageModel` owns a causal LM and its tokenizer; it is loaded once and shared by every
+session. `LMState` is one run's token ids plus KV cache, with the operations decoders need:
+`logits()`, `append`, `fork(n)`, `select(rows)`, `truncate(length)`. Decoders never touch
+`past_key_values`, devices or dtypes. Rows of a state always share one length (they grow from a
+common prefix), so no padding and no per-row positions are needed.
+
+The same state machinery serves reward models with a per-position head (`CausalStack`): there,
+`logits()` is the head's output for the last position of each row.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from transformers import DynamicCache
+
+from backends.devices import Meter
+
+
+class CausalStack(Protocol):
+    """Anything that maps new token ids + a cache to an output for the last position."""
+
+    device: torch.device
+
+    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """ids (B, n) -> output (B, D) for the last of the n positions; updates `cache`."""
+
+
+def _map_cache(cache: DynamicCache, fn: Callable[[torch.Tensor], torch.Tensor]) -> DynamicCache:
+    """A new cache whose every key/value tensor is fn(old); the old cache is left untouched.
+
+    Safe to share tensors between caches: `DynamicLayer.update` concatenates into new tensors.
+    """
+    new = copy.copy(cache)
+    new.layers = [copy.copy(layer) for layer in cache.layers]
+    for layer in new.layers:
+        if type(layer).__name__ not in ("DynamicLayer",):
+            raise NotImplementedError(f"cache layer {type(layer).__name__} cannot be forked or cut")
+        if layer.is_initialized:
+            layer.keys, layer.values = fn(layer.keys), fn(layer.values)
+    return new
+
+
+@dataclass
+class LMState:
+    """One run's token ids (B, T), KV cache and last-position output (B, D).
+
+    `append` and `truncate` change the state in place; `fork`, `select` and `clone` return new,
+    independent states (a fork's growth never changes its parent).
+    """
+
+    stack: CausalStack
+    ids: torch.Tensor  # (B, T)
+    cache: DynamicCache
+    last: torch.Tensor  # (B, D)
+    meter: Meter
+
+    @classmethod
+    def prefill(cls, stack: CausalStack, ids: Sequence[int], meter: Meter) -> LMState:
+        if len(ids) == 0:
+            raise ValueError("prompt: it is empty after tokenization; type some text")
+        row = torch.tensor([list(ids)], dtype=torch.long, device=stack.device)  # (1, T)
+        cache = DynamicCache()
+        last = stack.run(row, cache, 0)
+        meter.add(stack, row.numel())
+        return cls(stack, row, cache, last, meter)
+
+    @property
+    def batch(self) -> int:
+        return self.ids.shape[0]
+
+    @property
+    def length(self) -> int:
+        return self.ids.shape[1]
+
+    def logits(self) -> torch.Tensor:
+        """(B, D) float32 output at the last position. Read-only: clone before editing."""
+        return self.last
+
+    def append(self, ids: torch.Tensor | Sequence[int]) -> None:
+        """Feed ids (B,) (one token per row) or (B, n)."""
+        new = torch.as_tensor(ids, dtype=torch.long, device=self.stack.device)
+        if new.dim() == 1:
+            new = new[:, None]  # (B, 1)
+        if new.shape[0] != self.batch:
+            raise ValueError(f"append: got {new.shape[0]} rows for a state of {self.batch}")
+        self.last = self.stack.run(new, self.cache, self.length)
+        self.ids = torch.cat([self.ids, new], dim=1)  # (B, T + n)
+        self.meter.add(self.stack, new.numel())
+
+    def fork(self, n: int) -> LMState:
+        """Each row repeated n times (row-major: rows of row 0 first), sharing the prefix cache."""
+        rep = lambda t: t.repeat_interleave(n, dim=0)  # noqa: E731  (B*n, ...)
+        return LMState(self.stack, rep(self.ids), _map_cache(self.cache, rep), rep(self.last), self.meter)
+
+    def select(self, rows: Sequence[int] | torch.Tensor) -> LMState:
+        """A new state keeping `rows` (in that order; repeats allowed)."""
+        idx = torch.as_tensor(rows, dtype=torch.long, device=self.ids.device)
+        pick = lambda t: t.index_select(0, idx.to(t.device))  # noqa: E731
+        return LMState(self.stack, pick(self.ids), _map_cache(self.cache, pick), pick(self.last), self.meter)
+
+    def clone(self) -> LMState:
+        return self.select(range(self.batch))
+
+    def truncate(self, length: int) -> None:
+        """Cut every row back to its first `length` tokens (re-feeds one token for the logits)."""
+        if not 1 <= length <= self.length:
+            raise ValueError(f"truncate: length={length} must be in [1, {self.length}]")
+        if length == self.length:
+            return
+        keep = self.ids[:, :length]  # (B, length)
+        self.cache = _map_cache(self.cache, lambda t: t[..., : length - 1, :])
+        self.ids = keep[:, : length - 1]
+        self.append(keep[:, length - 1])
+
+
+class LanguageModel:
+    """A causal LM and its tokenizer: shared by all sessions, read-only after loading."""
+
+    role = "lm"
+
+    def __init__(self, model: torch.nn.Module, tokenizer, name: str):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.device = next(model.parameters()).device
+        eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else model.config.eos_token_id
+        if eos is None:
+            raise ValueError(f"model {name!r}: its tokenizer defines no end-of-text token")
+        self.eos_token_id = int(eos)
+        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        cfg = model.config
+        self.max_length: int | None = getattr(cfg, "n_positions", None) or getattr(
+            cfg, "max_position_embeddings", None)
+
+    @torch.no_grad()
+    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """ids (B, n) on top of `past` cached positions -> next-token logits (B, V), float32."""
+        b, n = ids.shape
+        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
+        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)  # (B, past + n)
+        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                         past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1].float()  # (B, V)
+
+    @torch.no_grad()
+    def full_logits(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids (B, T) -> logits (B, T, V) from one uncached forward (the reference in tests)."""
+        ids = ids.to(self.device)
+        mask = torch.ones_like(ids)
+        return self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits.float()
+
+    def start(self, ids: Sequence[int], meter: Meter | None = None) -> LMState:
+        """Prefill once; every later step reuses this cache."""
+        return LMState.prefill(self, ids, meter if meter is not None else Meter())
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode([int(i) for i in ids if int(i) != self.eos_token_id])
+
+    def token_text(self, token_id: int) -> str:
+        if token_id == self.eos_token_id:
+            return ""
+        return self.tokenizer.decode([int(token_id)])
+
+    def vocab(self) -> dict[str, int]:
+        return self.tokenizer.get_vocab()

@@ -1,0 +1,78 @@
+"""Where model ids point, and loading them through transformers with a useful error.
+
+A model id is `zoo:NAME` (the embedded zoo under assets/zoo), a local folder, or a Hugging Face
+hub id (loaded from the local cache, or the hub when it is reachable). This module only finds
+and loads weights; it keeps no cache (the Engine does).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+ZOO_PREFIX = "zoo:"
+
+
+class ModelNotFound(RuntimeError):
+    """A model id that could not be loaded; the message says where we looked and what to do."""
+
+
+def resolve(model_id: str) -> str:
+    """The folder or hub id transformers should load for `model_id`."""
+    if not model_id or not model_id.strip():
+        raise ModelNotFound("model id is empty: give zoo:NAME, a local folder or a hub id")
+    if model_id.startswith(ZOO_PREFIX):
+        from backends.zoo import ZOO_DIR, zoo_model_path
+
+        path = zoo_model_path(model_id[len(ZOO_PREFIX):])
+        if not (path / "config.json").exists():
+            raise ModelNotFound(
+                f"model {model_id!r}: {path} holds no built model (looked for config.json). "
+                f"Build the zoo with `python -m backends.zoo build` (writes {ZOO_DIR}).")
+        return str(path)
+    path = Path(model_id).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    if model_id.startswith((".", "/", "~")) or model_id.count("/") > 1:
+        raise ModelNotFound(f"model {model_id!r}: no such folder ({path.resolve()})")
+    return model_id
+
+
+def _not_found(model_id: str, source: str, cause: Exception) -> ModelNotFound:
+    offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False")
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+    if Path(source).exists():
+        where = f"the folder {source} exists but does not hold a loadable model"
+        fix = "check that it has config.json, the weights and the tokenizer files"
+    elif offline:
+        where = f"not a local folder, and the hub is offline (HF_HUB_OFFLINE=1) with no copy in {cache}"
+        fix = ("download it where there is network (`hf download " + model_id + "`) and pass the folder, "
+               "or unset HF_HUB_OFFLINE")
+    else:
+        where = f"not a local folder, not in the cache {cache}, and the hub did not provide it"
+        fix = "check the id and your network, or pass a local folder"
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    return ModelNotFound(f"could not load model {model_id!r}: {where}. Fix: {fix}. ({first})")
+
+
+def load_pretrained(auto_cls, model_id: str, device: torch.device, dtype: torch.dtype,
+                    device_map: str | None = None):
+    """(model, tokenizer) for `model_id`, on `device` (or spread by `device_map="auto"`)."""
+    from transformers import AutoTokenizer
+
+    source = resolve(model_id)
+    log.info("loading %s from %s (%s, %s)", model_id, source, device, dtype)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = auto_cls.from_pretrained(source, dtype=dtype, device_map=device_map)
+    except (OSError, ValueError) as e:
+        raise _not_found(model_id, source, e) from e
+    if device_map is None:
+        model = model.to(device)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model.eval(), tokenizer

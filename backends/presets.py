@@ -1,0 +1,91 @@
+"""Named bundles of models: a policy, its base (reference), an aligned baseline and reward models.
+
+`embedded` uses the zoo under assets/zoo and works offline; the hub presets load when their
+models are in the local Hugging Face cache, given as local folders, or the hub is reachable.
+A preset says how a user's prompt is wrapped for its policy (a template, or the tokenizer's
+chat template). This module holds data only; the Engine loads what a preset names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from backends.registry import UnknownName
+from backends.rewards.base import RewardModelRef
+
+CHAT = "chat"  # prompt_template value: use the tokenizer's own chat template
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    policy: str
+    base: str | None = None  # reference policy for KL and log-ratios; None: the policy itself
+    baseline: str | None = None  # aligned baseline model rho_BL (Transfer Q*)
+    reward_models: Mapping[str, RewardModelRef] = field(default_factory=dict)
+    prompt_template: str = "{prompt}"
+    default_rewards: Mapping[str, float] = field(default_factory=dict)
+    prompt_sets: tuple[str, ...] = ()  # names of files under assets/prompts/
+    max_new_tokens: int = 64
+
+    @property
+    def base_id(self) -> str:
+        return self.base or self.policy
+
+
+_ZOO_RM = {
+    name: RewardModelRef(model=f"zoo:tiny-{name}-rm", label="0", output="sigmoid")
+    for name in ("sentiment", "informative", "politeness")
+}
+
+PRESETS: dict[str, Preset] = {p.name: p for p in (
+    Preset(
+        name="embedded",
+        description="The embedded zoo (assets/zoo): tiny GPT-2 policy and reward models trained by this "
+                    "project on its own review/keyword/question corpus. Offline, CPU-fast.",
+        policy="zoo:tiny-sft",
+        reward_models=_ZOO_RM,
+        prompt_template="User: {prompt}\nAssistant:",
+        default_rewards={"sentiment": 1.0},
+        prompt_sets=("reviews", "keywords", "questions"),
+        max_new_tokens=64,
+    ),
+    Preset(
+        name="gpt2-imdb",
+        description="GPT-2 continuing movie-review prompts, steered by a DistilBERT IMDB sentiment "
+                    "classifier (the RAD/ARGS sentiment set-up). Needs the hub or a local copy.",
+        policy="openai-community/gpt2",
+        reward_models={"sentiment": RewardModelRef(
+            model="lvwerra/distilbert-imdb", label="POSITIVE", output="softmax", include_prompt=False)},
+        default_rewards={"sentiment": 1.0},
+        max_new_tokens=48,
+    ),
+    Preset(
+        name="qwen-instruct",
+        description="Qwen2.5-0.5B-Instruct with an open reward model (OpenAssistant DeBERTa-v3), "
+                    "for helpfulness. Needs a GPU box with the models cached.",
+        policy="Qwen/Qwen2.5-0.5B-Instruct",
+        reward_models={"helpfulness": RewardModelRef(
+            model="OpenAssistant/reward-model-deberta-v3-large-v2", label="0", output="raw")},
+        prompt_template=CHAT,
+        default_rewards={},
+        max_new_tokens=128,
+    ),
+)}
+
+
+def get_preset(name: str) -> Preset:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UnknownName("preset", name, sorted(PRESETS)) from None
+
+
+def format_prompt(preset: Preset, prompt: str, tokenizer=None) -> str:
+    """The text the policy is conditioned on."""
+    if preset.prompt_template == CHAT:
+        messages = [{"role": "user", "content": prompt}]
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return preset.prompt_template.format(prompt=prompt)

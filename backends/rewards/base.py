@@ -1,0 +1,152 @@
+"""The reward contract, the reward registry and the weighted mixture of rewards.
+
+A reward maps (prompt, continuations) to a tensor (N,) of scores, higher is better. Rewards
+that can score next-token candidates from a cached state (a causal reward model sharing the
+policy's tokenizer) return a fast `PrefixScorer`; every other reward gets the text bridge,
+which decodes each candidate prefix and scores its text. This module loads no models: the
+`RewardContext` handed to a reward's constructor does that (the Engine implements it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import torch
+
+from backends.config import Config, ConfigError
+from backends.devices import Meter
+from backends.registry import Registry
+
+if TYPE_CHECKING:
+    from backends.lm import LanguageModel
+    from backends.rewards.classifier import SequenceClassifier
+
+REWARDS: Registry[type[Reward]] = Registry("reward")
+MAX_WEIGHT = 1000.0
+
+
+@dataclass(frozen=True)
+class RewardModelRef:
+    """Which model serves a named reward in a preset, and how to read its output."""
+
+    model: str
+    label: str = "0"
+    output: str = "auto"  # sigmoid | softmax | raw | auto (the model config's playground_output)
+    include_prompt: bool = True
+
+
+class RewardContext(Protocol):
+    """What a reward may ask of its surroundings while it is built."""
+
+    def reward_model_ref(self, name: str) -> RewardModelRef | None: ...
+    def classifier(self, model_id: str, label: str, output: str) -> SequenceClassifier: ...
+    def causal_lm(self, model_id: str) -> LanguageModel: ...
+    def count_tokens(self, text: str) -> int: ...
+    def request_keywords(self) -> tuple[str, ...]: ...
+
+
+class PrefixScorer(Protocol):
+    """Scores candidate next tokens of a growing continuation."""
+
+    def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        """cand_ids (k,) -> reward (k,) of the continuation so far plus each candidate."""
+
+    def advance(self, token_id: int) -> None:
+        """Commit `token_id` (usually one of the last candidates)."""
+
+
+class Reward:
+    """Base class: subclasses set `Config`, `help` and implement `score`."""
+
+    name: ClassVar[str]
+    help: ClassVar[str] = ""
+    Config: ClassVar[type[Config]]
+
+    def __init__(self, config: Config, ctx: RewardContext):
+        self.config = config
+
+    def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
+        """(N,) float32 scores of prompt + each continuation."""
+        raise NotImplementedError
+
+    def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel,
+                      meter: Meter) -> PrefixScorer:
+        return TextPrefixScorer(self, prompt, lm)
+
+
+class TextPrefixScorer:
+    """Decode each candidate prefix and score the text (any reward, any tokenizer)."""
+
+    bridge = False  # True where a model re-encodes text it could have read from a cache
+
+    def __init__(self, reward: Reward, prompt: str, lm: LanguageModel):
+        self.reward, self.prompt, self.lm = reward, prompt, lm
+        self.ids: list[int] = []
+
+    def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        texts = [self.lm.decode([*self.ids, int(c)]) for c in cand_ids.tolist()]
+        return self.reward.score(self.prompt, texts)
+
+    def advance(self, token_id: int) -> None:
+        self.ids.append(int(token_id))
+
+
+def check_weight(name: str, weight: Any) -> float:
+    try:
+        w = float(weight)
+    except (TypeError, ValueError):
+        raise ConfigError(f"reward weight {name}", weight, "must be a number") from None
+    if not math.isfinite(w):
+        raise ConfigError(f"reward weight {name}", weight, "must be finite (not NaN or infinity)")
+    if abs(w) > MAX_WEIGHT:
+        raise ConfigError(f"reward weight {name}", weight, f"must be in [-{MAX_WEIGHT:g}, {MAX_WEIGHT:g}]")
+    return w
+
+
+class WeightedReward:
+    """sum_i w_i * r_i over named rewards; every part is reported alongside the total."""
+
+    def __init__(self, parts: dict[str, tuple[Reward, float]]):
+        if not parts:
+            raise ValueError("rewards: at least one reward with a weight is needed")
+        self.parts = {name: (reward, check_weight(name, w)) for name, (reward, w) in parts.items()}
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {name: w for name, (_, w) in self.parts.items()}
+
+    def score_parts(self, prompt: str, continuations: Sequence[str]
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(total (N,), {name: (N,)})."""
+        parts = {name: r.score(prompt, continuations).float().cpu() for name, (r, _) in self.parts.items()}
+        return self._combine(parts), parts
+
+    def _combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = torch.zeros_like(next(iter(parts.values())))
+        for name, (_, w) in self.parts.items():
+            total = total + w * parts[name]
+        return total
+
+    def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel,
+                      meter: Meter) -> WeightedPrefixScorer:
+        return WeightedPrefixScorer(self, {
+            name: r.prefix_scorer(prompt, prompt_ids, lm, meter) for name, (r, _) in self.parts.items()})
+
+
+class WeightedPrefixScorer:
+    """The mixture's token-level fast path: one scorer per part, combined with the weights."""
+
+    def __init__(self, mixture: WeightedReward, scorers: dict[str, PrefixScorer]):
+        self.mixture, self.scorers = mixture, scorers
+        self.bridged = [name for name, s in scorers.items() if getattr(s, "bridge", False)]
+
+    def score_candidates(self, cand_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        parts = {name: s.score_candidates(cand_ids).float().cpu() for name, s in self.scorers.items()}
+        return self.mixture._combine(parts), parts
+
+    def advance(self, token_id: int) -> None:
+        for s in self.scorers.values():
+            s.advance(token_id)

@@ -1,0 +1,201 @@
+"""Rewards read from a sequence-classification model (the zoo's reward models or any hub model).
+
+`SequenceClassifier` wraps an `AutoModelForSequenceClassification`, picks one label and maps its
+output to a calibrated value (sigmoid for a single logit, softmax probability otherwise). A
+decoder-only classifier that shares the policy's tokenizer is also a `CausalStack`: its head is
+read at the last position of a cached state, which is RAD's unidirectional reward model and
+gives `CachedPrefixScorer`, the token-level fast path (k reward tokens per step, no re-encoding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+from backends.config import Config, ConfigError, param
+from backends.devices import Meter
+from backends.lm import LanguageModel, LMState
+from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, TextPrefixScorer
+
+OUTPUTS = ("auto", "sigmoid", "softmax", "raw")
+
+
+class SequenceClassifier:
+    """One label of a sequence classifier as a score in [0, 1] (or raw, if asked)."""
+
+    role = "reward"
+
+    def __init__(self, model: torch.nn.Module, tokenizer, name: str, label: str = "0", output: str = "auto"):
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.device = next(model.parameters()).device
+        cfg = model.config
+        self.label = self._label_index(cfg, label)
+        if output == "auto":
+            output = getattr(cfg, "playground_output", None) or ("sigmoid" if cfg.num_labels == 1 else "softmax")
+        if output not in OUTPUTS[1:]:
+            raise ConfigError(f"{name}.output", output, f"must be one of {', '.join(OUTPUTS)}")
+        self.output = output
+        self.causal = bool(getattr(cfg, "is_decoder", False) or cfg.model_type in CAUSAL_TYPES)
+        self.max_length = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 512)
+
+    @staticmethod
+    def _label_index(cfg, label: str) -> int:
+        names = {str(v).lower(): int(k) for k, v in (cfg.id2label or {}).items()}
+        if str(label).lower() in names:
+            return names[str(label).lower()]
+        if str(label).isdigit() and int(label) < cfg.num_labels:
+            return int(label)
+        raise ConfigError("label", label, f"not a label of this model; labels: {', '.join(names) or '0'}")
+
+    def transform(self, head: torch.Tensor) -> torch.Tensor:
+        """head (B, L) raw outputs -> (B,) value of the chosen label."""
+        head = head.float()
+        if self.output == "softmax":
+            return head.softmax(-1)[:, self.label]
+        value = head[:, self.label]
+        return value.sigmoid() if self.output == "sigmoid" else value
+
+    @torch.no_grad()
+    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """CausalStack: ids (B, n) -> raw head output (B, L) at the last position."""
+        b, n = ids.shape
+        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
+        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
+        hidden = self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                       past_key_values=cache, use_cache=True).last_hidden_state
+        return self.model.score(hidden[:, -1])  # (B, L)
+
+    @torch.no_grad()
+    def score_texts(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
+        """(N,) values; long texts keep their end (left truncation)."""
+        out = []
+        self.tokenizer.truncation_side = "left"
+        for i in range(0, len(texts), batch_size):
+            enc = self.tokenizer(list(texts[i:i + batch_size]), return_tensors="pt", padding=True,
+                                 truncation=True, max_length=self.max_length).to(self.device)
+            out.append(self.transform(self._head(enc)).cpu())
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def _head(self, enc) -> torch.Tensor:
+        if not self.causal:
+            return self.model(**enc).logits  # (B, L)
+        hidden = self.model.base_model(**enc).last_hidden_state  # (B, T, H)
+        last = enc["attention_mask"].sum(1) - 1  # (B,)  right padding
+        if self.tokenizer.padding_side == "left":
+            last = torch.full_like(last, hidden.shape[1] - 1)
+        return self.model.score(hidden[torch.arange(hidden.shape[0]), last])  # (B, L)
+
+    def shares_tokenizer(self, lm: LanguageModel) -> bool:
+        return self.causal and self.tokenizer.get_vocab() == lm.vocab()
+
+
+CAUSAL_TYPES = {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "opt"}
+
+
+class CachedPrefixScorer:
+    """RAD's fast path: the reward model's cache follows the chosen token; k new tokens a step."""
+
+    bridge = False
+
+    def __init__(self, clf: SequenceClassifier, prompt_ids: Sequence[int], meter: Meter):
+        self.clf = clf
+        self.state = LMState.prefill(clf, prompt_ids, meter)
+        self._forked: tuple[LMState, list[int]] | None = None
+
+    def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        cands = [int(c) for c in cand_ids.tolist()]
+        forked = self.state.fork(len(cands))
+        forked.append(torch.tensor(cands))
+        self._forked = (forked, cands)
+        return self.clf.transform(forked.logits()).cpu()  # (k,)
+
+    def advance(self, token_id: int) -> None:
+        if self._forked is not None and int(token_id) in self._forked[1]:
+            forked, cands = self._forked
+            self.state = forked.select([cands.index(int(token_id))])
+        else:
+            self.state.append([int(token_id)])
+        self._forked = None
+
+
+@dataclass(frozen=True)
+class ModelRewardConfig(Config):
+    model: str = param("", help="Model id (zoo:NAME, folder or hub id); empty: the preset's model")
+    label: str = param("", help="Label to read (name or index); empty: the preset's label")
+    output: str = param("auto", choices=OUTPUTS, help="How to map the head's output to a score")
+
+
+class ModelReward(Reward):
+    """A classifier reward whose default model comes from the preset under this reward's name."""
+
+    Config = ModelRewardConfig
+
+    def __init__(self, config: ModelRewardConfig, ctx: RewardContext):
+        super().__init__(config, ctx)
+        ref = ctx.reward_model_ref(self.name) or RewardModelRef(model="")
+        model = config.model or ref.model
+        if not model:
+            raise ConfigError(f"{self.name}.model", config.model,
+                              f"this preset has no {self.name!r} reward model; give one with {self.name}.model=ID")
+        self.include_prompt = ref.include_prompt if not config.model else True
+        output = ref.output if config.output == "auto" else config.output
+        self.clf = ctx.classifier(model, config.label or ref.label, output)
+
+    def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
+        texts = [(prompt if self.include_prompt else "") + c for c in continuations]
+        return self.clf.score_texts(texts)
+
+    def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel, meter: Meter):
+        if self.include_prompt and self.clf.shares_tokenizer(lm):
+            return CachedPrefixScorer(self.clf, prompt_ids, meter)
+        return MeteredTextScorer(self, prompt, lm, meter)
+
+
+class MeteredTextScorer(TextPrefixScorer):
+    """The text bridge for a model reward: re-encodes every candidate text (counted)."""
+
+    bridge = True
+
+    def __init__(self, reward: ModelReward, prompt: str, lm: LanguageModel, meter: Meter):
+        super().__init__(reward, prompt, lm)
+        self.meter = meter
+
+    def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
+        texts = [self.lm.decode([*self.ids, int(c)]) for c in cand_ids.tolist()]
+        tok = self.reward.clf.tokenizer
+        prefix = self.prompt if self.reward.include_prompt else ""
+        self.meter.reward_tokens += sum(len(tok(prefix + t)["input_ids"]) for t in texts)
+        return self.reward.score(self.prompt, texts)
+
+
+@REWARDS.register("sentiment")
+class SentimentReward(ModelReward):
+    help = "Sentiment: how positive the reply is (zoo: star rating scaled to 0..1)."
+
+
+@REWARDS.register("informative")
+class InformativeReward(ModelReward):
+    help = "Informativeness: how many concrete details the reply gives (0..1)."
+
+
+@REWARDS.register("politeness")
+class PolitenessReward(ModelReward):
+    help = "Politeness: polite (1) versus rude (0) tone."
+
+
+@REWARDS.register("classifier")
+class ClassifierReward(ModelReward):
+    help = "Any sequence-classification model: classifier.model=ID, classifier.label=NAME."
+
+
+@REWARDS.register("helpfulness")
+class HelpfulnessReward(ModelReward):
+    help = "Helpfulness from the preset's preference reward model (hub presets)."
+
+
+@REWARDS.register("harmlessness")
+class HarmlessnessReward(ModelReward):
+    help = "Harmlessness from the preset's safety reward model (hub presets)."

@@ -1,0 +1,73 @@
+"""Shared fixtures: offline settings, and tiny random models built in the test (no zoo needed).
+
+`tiny_models` writes a byte-level BPE tokenizer, a 2-layer GPT-2 policy and a GPT-2 sequence
+classifier with one label (a stand-in reward model) to a temporary folder, and `fake_preset`
+points a preset at them, so the decoding core is tested without the embedded zoo.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXT = ("User: write a review of the film\nAssistant: The film was great and the acting was superb. "
+        "The music was dull but the plot was clever. I loved the park, the dog and the ball. ") * 50
+
+
+def _tokenizer(path: Path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator([TEXT], trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                   unk_token="<|endoftext|>", pad_token="<|endoftext|>")
+    fast.save_pretrained(path)
+    return fast
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, str]:
+    from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
+
+    root = tmp_path_factory.mktemp("tiny")
+    tok = _tokenizer(root / "tok")
+    cfg = dict(vocab_size=len(tok), n_positions=128, n_embd=32, n_layer=2, n_head=2,
+               bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+    paths = {}
+    torch.manual_seed(0)
+    for name, model in (("policy", GPT2LMHeadModel(GPT2Config(**cfg))),
+                        ("rm", GPT2ForSequenceClassification(GPT2Config(num_labels=1, **cfg)))):
+        model.save_pretrained(root / name)
+        tok.save_pretrained(root / name)
+        paths[name] = str(root / name)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def fake_preset(tiny_models):
+    from backends.presets import Preset
+    from backends.rewards import RewardModelRef
+
+    return Preset(name="fake", description="tiny random models", policy=tiny_models["policy"],
+                  reward_models={"sentiment": RewardModelRef(tiny_models["rm"], output="sigmoid")},
+                  prompt_template="User: {prompt}\nAssistant:", max_new_tokens=16)
+
+
+@pytest.fixture(scope="session")
+def engine(fake_preset):
+    from backends.engine import Engine
+
+    return Engine(device="cpu", presets={"fake": fake_preset})
