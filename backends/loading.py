@@ -28,7 +28,10 @@ def resolve(model_id: str) -> str:
     if model_id.startswith(ZOO_PREFIX):
         from backends.zoo import ZOO_DIR, zoo_model_path
 
-        path = zoo_model_path(model_id[len(ZOO_PREFIX):])
+        try:
+            path = zoo_model_path(model_id[len(ZOO_PREFIX):])
+        except KeyError as e:
+            raise ModelNotFound(f"model {model_id!r}: {e.args[0]}") from None
         if not (path / "config.json").exists():
             raise ModelNotFound(
                 f"model {model_id!r}: {path} holds no built model (looked for config.json). "
