@@ -8,6 +8,7 @@ turns exceptions into `Finished(stop_reason="error")`.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from backends.config import Config
+from backends.config import Config, ConfigError
 from backends.devices import Meter
 from backends.events import Candidate, Cost, Event, Finished, TokenStep
 from backends.lm import LanguageModel, LMState
@@ -133,22 +134,24 @@ class TokenwiseDecoder(Decoder):
             if ctx.cancel.is_set():
                 stop = "cancelled"
                 break
-            before = ctx.cost()
+            before = ctx.cost()  # a step's cost: scoring, tracing, and feeding the chosen token
             base_logp = state.logits()[0].log_softmax(-1)  # (V,)
             verdict = self.scores(ctx, state, base_logp, scorer)
             token = int(draw(verdict.scores[None], ctx.rng, self.greedy())[0])
-            yield self._step(ctx, index, token, ids, base_logp, verdict, scorer, before)
+            step = self._step(ctx, index, token, ids, base_logp, verdict, scorer)
             ids.append(token)
             if scorer is not None:
                 scorer.advance(token)
+            if token != ctx.lm.eos_token_id:
+                state.append([token])
+            yield dataclasses.replace(step, cost=ctx.cost(before))
             if token == ctx.lm.eos_token_id:
                 stop = "eos"
                 break
-            state.append([token])
         yield ctx.finished(ids, stop, config=self.describe())
 
     def _step(self, ctx: DecodeContext, index: int, token: int, ids: list[int], base_logp: torch.Tensor,
-              v: Scores, scorer, before: Cost) -> TokenStep:
+              v: Scores, scorer) -> TokenStep:
         logp_dec, kl, entropy = step_stats(base_logp, v.scores, self.greedy(), token)
         cands = v.candidates.tolist()
         if v.reward is not None and token in cands:
@@ -163,7 +166,7 @@ class TokenwiseDecoder(Decoder):
         return TokenStep(
             index=index, token_id=token, text=token_piece(ctx.lm, ids, token), logprob_base=float(base_logp[token]),
             logprob_decoder=logp_dec, reward=reward, reward_parts=parts, value=value, kl=kl, entropy=entropy,
-            candidates=self._table(ctx, v, base_logp), cost=ctx.cost(before))
+            candidates=self._table(ctx, v, base_logp))
 
     @staticmethod
     def _table(ctx: DecodeContext, v: Scores, base_logp: torch.Tensor) -> tuple[Candidate, ...]:
@@ -184,3 +187,16 @@ def token_piece(lm: LanguageModel, ids: list[int], token: int) -> str:
         return ""
     tail = ids[-4:]
     return lm.decode([*tail, token])[len(lm.decode(tail)):]
+
+
+def check_k(name: str, k: int, vocab: int) -> int:
+    """A candidate count must fit the vocabulary; the message names the field."""
+    if k > vocab:
+        raise ConfigError(name, k, f"larger than the vocabulary ({vocab} tokens)")
+    return k
+
+
+def scatter_scores(like: torch.Tensor, ids: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """(V,) of -inf with `values` (k,) at `ids` (k,): the support of a top-k decoder."""
+    out = torch.full_like(like, float("-inf"))
+    return out.scatter(0, ids, values.to(out.dtype).to(out.device))

@@ -1,0 +1,59 @@
+"""ARGS and RAD: reduction to their baselines at weight 0, and the reward-token budget."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.decoders import GenerationRequest
+from backends.events import TokenStep
+
+
+def _req(decoder: str, config: dict, seed: int = 3, **kw) -> GenerationRequest:
+    return GenerationRequest(prompt="Write a review of the film.", decoder=decoder, config=config, preset="fake",
+                             seed=seed, max_new_tokens=12, rewards=kw.pop("rewards", {"sentiment": 1.0}), **kw)
+
+
+def _steps(engine, req) -> list[TokenStep]:
+    return [e for e in engine.stream(req) if isinstance(e, TokenStep)]
+
+
+def test_args_with_zero_weight_is_greedy(engine):
+    args = engine.generate(_req("args", {"w": 0.0}))
+    greedy = engine.generate(_req("sampling", {"temperature": 0.0}, rewards={}))
+    assert args.stop_reason != "error", args.error
+    assert args.text == greedy.text
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rad_with_zero_beta_is_top_k_sampling(engine, seed):
+    rad = engine.generate(_req("rad", {"beta": 0.0, "k": 20}, seed=seed))
+    topk = engine.generate(_req("sampling", {"temperature": 1.0, "top_k": 20}, seed=seed, rewards={}))
+    assert rad.text == topk.text
+
+
+def test_guidance_changes_the_choice(engine):
+    """With a large weight the reward decides: ARGS picks the candidate of highest reward."""
+    for step in _steps(engine, _req("args", {"w": 1000.0, "k": 5})):
+        best = max(step.candidates, key=lambda c: c.reward)
+        assert step.token_id == best.token_id
+
+
+@pytest.mark.parametrize("decoder,k", [("args", 10), ("rad", 20), ("args", 3)])
+def test_reward_tokens_per_step_are_exactly_k(engine, decoder, k):
+    steps = _steps(engine, _req(decoder, {"k": k}))
+    assert len(steps) > 2
+    # the prompt is prefilled once before the first step; then every step feeds exactly k new tokens
+    assert all(s.cost.reward_tokens == k for s in steps)
+    assert all(s.cost.lm_tokens == (0 if s.token_id == 0 else 1) for s in steps)
+    assert all(len(s.candidates) == min(k, 10) for s in steps)
+
+
+def test_k_larger_than_the_vocabulary_is_refused(engine):
+    done = engine.generate(_req("args", {"k": 999}))
+    assert done.stop_reason == "error" and "args.k=999" in done.error and "vocabulary" in done.error
+
+
+def test_rad_inverse_steers_away(engine):
+    up = engine.generate(_req("rad", {"beta": 200.0}))
+    down = engine.generate(_req("rad", {"beta": 200.0, "inverse": True}))
+    assert up.reward > down.reward
