@@ -26,6 +26,7 @@ from backends.loading import ModelNotFound, load_pretrained
 from backends.presets import PRESETS, Preset, format_prompt
 from backends.registry import UnknownName
 from backends.rewards import REWARDS, RewardModelRef, WeightedReward, check_weight
+from backends.rewards.arm import ArmRewardModel, ArmStack
 from backends.rewards.classifier import SequenceClassifier
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,13 @@ class Engine:
             AutoModelForSequenceClassification, model_id, self.device, self.dtype, self.device_map))
         return SequenceClassifier(model, tok, model_id, label, output)
 
+    def arm(self, model_id: str) -> ArmStack:
+        def make() -> ArmStack:
+            model, tok = load_pretrained(ArmRewardModel, model_id, self.device, self.dtype, self.device_map)
+            return ArmStack(model, tok, model_id)
+
+        return self._load("arm", model_id, make)
+
     def warm(self, preset_name: str, progress: Callable[[float, str], None] | None = None) -> None:
         """Load every model a preset names, reporting (fraction, message) as it goes."""
         preset = self.preset(preset_name)
@@ -108,7 +116,7 @@ class Engine:
         baseline = self.language_model(preset.baseline) if preset.baseline else None
         ctx = DecodeContext(request=request, lm=lm, base=base, reward=reward, prompt_text=prompt_text,
                             prompt_ids=prompt_ids, max_new_tokens=request.max_new_tokens, rng=rng,
-                            cancel=cancel or threading.Event(), baseline=baseline)
+                            cancel=cancel or threading.Event(), baseline=baseline, preset=preset, models=self)
         return decoder_cls(config), ctx
 
     def build_reward(self, request: GenerationRequest, preset: Preset, lm: LanguageModel) -> WeightedReward | None:

@@ -25,6 +25,7 @@ class Preset:
     base: str | None = None  # reference policy for KL and log-ratios; None: the policy itself
     baseline: str | None = None  # aligned baseline model rho_BL (Transfer Q*)
     reward_models: Mapping[str, RewardModelRef] = field(default_factory=dict)
+    arm_models: Mapping[str, str] = field(default_factory=dict)  # reward name -> low-rank ARM head
     prompt_template: str = "{prompt}"
     default_rewards: Mapping[str, float] = field(default_factory=dict)
     prompt_sets: tuple[str, ...] = ()  # names of files under assets/prompts/
@@ -47,6 +48,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                     "project on its own review/keyword/question corpus. Offline, CPU-fast.",
         policy="zoo:tiny-sft",
         reward_models=_ZOO_RM,
+        arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
         prompt_template="User: {prompt}\nAssistant:",
         default_rewards={"sentiment": 1.0},
         prompt_sets=("reviews", "keywords", "questions"),

@@ -22,14 +22,14 @@ TEXT = ("User: write a review of the film\nAssistant: The film was great and the
         "The music was dull but the plot was clever. I loved the park, the dog and the ball. ") * 50
 
 
-def _tokenizer(path: Path):
+def _tokenizer(path: Path, vocab_size: int = 300):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator([TEXT], trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
@@ -42,6 +42,8 @@ def _tokenizer(path: Path):
 def tiny_models(tmp_path_factory) -> dict[str, str]:
     from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
+    from backends.rewards.arm import ArmRewardModel
+
     root = tmp_path_factory.mktemp("tiny")
     tok = _tokenizer(root / "tok")
     cfg = dict(vocab_size=len(tok), n_positions=128, n_embd=32, n_layer=2, n_head=2,
@@ -49,10 +51,15 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
     paths = {}
     torch.manual_seed(0)
     for name, model in (("policy", GPT2LMHeadModel(GPT2Config(**cfg))),
-                        ("rm", GPT2ForSequenceClassification(GPT2Config(num_labels=1, **cfg)))):
+                        ("rm", GPT2ForSequenceClassification(GPT2Config(num_labels=1, **cfg))),
+                        ("arm", ArmRewardModel(GPT2Config(arm_rank=4, **cfg)))):
         model.save_pretrained(root / name)
         tok.save_pretrained(root / name)
         paths[name] = str(root / name)
+    other = _tokenizer(root / "other_tok", vocab_size=280)  # a head with a different tokenizer
+    ArmRewardModel(GPT2Config(arm_rank=4, **{**cfg, "vocab_size": len(other)})).save_pretrained(root / "arm_other")
+    other.save_pretrained(root / "arm_other")
+    paths["arm_other"] = str(root / "arm_other")
     return paths
 
 
@@ -62,7 +69,9 @@ def fake_preset(tiny_models):
     from backends.rewards import RewardModelRef
 
     return Preset(name="fake", description="tiny random models", policy=tiny_models["policy"],
-                  reward_models={"sentiment": RewardModelRef(tiny_models["rm"], output="sigmoid")},
+                  reward_models={"sentiment": RewardModelRef(tiny_models["rm"], output="sigmoid"),
+                                 "politeness": RewardModelRef(tiny_models["rm"], output="sigmoid")},
+                  arm_models={"sentiment": tiny_models["arm"], "politeness": tiny_models["arm_other"]},
                   prompt_template="User: {prompt}\nAssistant:", max_new_tokens=16)
 
 

@@ -60,6 +60,8 @@ class DecodeContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     meter: Meter = field(default_factory=Meter)
     baseline: LanguageModel | None = None
+    preset: Any = None  # backends.presets.Preset
+    models: Any = None  # the Engine: language_model(id), arm(id), classifier(id, label, output)
     started: float = field(default_factory=time.perf_counter)
 
     def cost(self, since: Cost | None = None) -> Cost:
@@ -125,9 +127,15 @@ class TokenwiseDecoder(Decoder):
         """base_logp (V,) of the base at this step -> the decoder's Scores."""
         raise NotImplementedError
 
+    def make_scorer(self, ctx: DecodeContext):
+        """The token-level reward scorer the loop advances (None without a reward)."""
+        if ctx.reward is None:
+            return None
+        return ctx.reward.prefix_scorer(ctx.prompt_text, ctx.prompt_ids, ctx.lm, ctx.meter)
+
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         state = ctx.lm.start(ctx.prompt_ids, ctx.meter)
-        scorer = ctx.reward.prefix_scorer(ctx.prompt_text, ctx.prompt_ids, ctx.lm, ctx.meter) if ctx.reward else None
+        scorer = self.make_scorer(ctx)
         ids: list[int] = []
         stop = "max_new_tokens"
         for index in range(ctx.max_new_tokens):

@@ -108,7 +108,7 @@ def test_engine_reports_bad_reward_settings(engine):
            ({"keywords": 1.0}, {}, "keywords.words=()"),
            ({"keywords": 1.0}, {"keywords": {"wrds": "a"}}, "keywords.wrds"),
            ({}, {"keywords": {"words": "a"}}, "without a weight"),
-           ({"politeness": 1.0}, {}, "no 'politeness' reward model")]
+           ({"informative": 1.0}, {}, "no 'informative' reward model")]
     for rewards, settings, match in bad:
         done = engine.generate(GenerationRequest(prompt="hi", preset="fake", rewards=rewards, reward_config=settings))
         assert done.stop_reason == "error" and match in done.error, done.error

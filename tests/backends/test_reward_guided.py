@@ -57,3 +57,22 @@ def test_rad_inverse_steers_away(engine):
     up = engine.generate(_req("rad", {"beta": 200.0}))
     down = engine.generate(_req("rad", {"beta": 200.0, "inverse": True}))
     assert up.reward > down.reward
+
+
+def test_arm_feeds_one_reward_token_per_generated_token(engine):
+    steps = _steps(engine, _req("arm", {"k": 20}))
+    assert len(steps) > 2 and all(s.cost.reward_tokens == 1 for s in steps if s.token_id != 0)
+    assert all(s.reward is not None and 0 <= s.reward <= 1 for s in steps)
+
+
+def test_arm_with_zero_beta_is_top_k_sampling(engine):
+    arm = engine.generate(_req("arm", {"beta": 0.0, "k": 20}))
+    topk = engine.generate(_req("sampling", {"temperature": 1.0, "top_k": 20}, rewards={}))
+    assert arm.text == topk.text
+
+
+def test_arm_refuses_a_head_with_another_tokenizer_or_none(engine):
+    done = engine.generate(_req("arm", {}, rewards={"politeness": 1.0}))
+    assert done.stop_reason == "error" and "tokenizer differs" in done.error
+    done = engine.generate(_req("arm", {}, rewards={"keywords": 1.0}, reward_config={"keywords": {"words": "a"}}))
+    assert done.stop_reason == "error" and "no ARM head" in done.error

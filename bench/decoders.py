@@ -1,0 +1,203 @@
+"""Benchmark every decoder side by side in one process: reward, speed, cost and memory.
+
+    python bench/decoders.py                                  # embedded zoo, review prompts, CPU
+    python bench/decoders.py --device cuda --prompts 40 --max-new-tokens 48
+    python bench/decoders.py --decoders sampling,rad:beta=30,args:w=3
+
+Each configuration runs over the same prompts with the same seeds, after one warm-up run, so
+the ratios are meaningful. Columns: mean final reward (95% bootstrap interval) under the
+weighted reward; generated tokens per second and its ratio to plain sampling; time per token
+relative to sampling; LM and reward-model tokens processed per generated token; time to first
+token; peak memory (CUDA: max allocated; CPU: peak resident-set growth while the decoder ran).
+The output format is stable (a markdown table, or --json) so runs can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import psutil  # noqa: E402
+import torch  # noqa: E402
+
+from backends.decoders import GenerationRequest  # noqa: E402
+from backends.engine import Engine  # noqa: E402
+from backends.events import Finished, TokenStep  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ("sampling", "args:w=3", "rad:beta=10", "arm:beta=10", "best_of_n:n=4")
+
+
+@dataclass
+class Row:
+    config: str
+    mean_reward: float
+    reward_lo: float
+    reward_hi: float
+    tokens_per_s: float
+    speed_vs_sampling: float
+    time_per_token_vs_sampling: float
+    lm_tokens_per_token: float
+    reward_tokens_per_token: float
+    first_token_ms: float
+    peak_mem_mb: float
+    errors: int
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    name, _, rest = spec.partition(":")
+    return name, dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+
+
+def bootstrap(values: list[float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
+    rng = random.Random(seed)
+    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(n))
+    return means[int(0.025 * n)], means[int(0.975 * n) - 1]
+
+
+class PeakMemory:
+    """Peak memory while a block runs: CUDA's allocator, or sampled RSS growth on the CPU."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.peak, self._stop = device, 0, threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated()
+        else:
+            self.proc = psutil.Process()
+            self.base = self.proc.memory_info().rss
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.proc.memory_info().rss - self.base)
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.peak = torch.cuda.max_memory_allocated() - self.base
+        else:
+            self._stop.set()
+            self.thread.join()
+
+
+def run_config(engine: Engine, spec: str, prompts: list[dict], args) -> dict:
+    name, config = parse_spec(spec)
+    rewards = dict(parse_spec("x:" + args.rewards)[1])
+    rewards = {k: float(v) for k, v in rewards.items()}
+    rewards = {} if name == "sampling" and not args.trace_sampling else rewards
+    requests = [GenerationRequest(prompt=p["prompt"], decoder=name, config=config, rewards=rewards or
+                                  {}, preset=args.preset, seed=args.seed + i, max_new_tokens=args.max_new_tokens,
+                                  keywords=tuple(p.get("keywords", ()))) for i, p in enumerate(prompts)]
+    engine.generate(requests[0])  # warm-up: caches, allocator, lazy loading
+    finals, first_ms = [], []
+    with PeakMemory(engine.device) as mem:
+        start = time.perf_counter()
+        for req in requests:
+            t0 = time.perf_counter()
+            for event in engine.stream(req):
+                if isinstance(event, TokenStep) and event.index == 0:
+                    first_ms.append((time.perf_counter() - t0) * 1e3)
+                if isinstance(event, Finished):
+                    finals.append(event)
+        wall = time.perf_counter() - start
+    return {"spec": spec, "finals": finals, "wall": wall, "first_ms": first_ms, "peak": mem.peak}
+
+
+def judge(engine: Engine, finals: list[Finished], prompts: list[dict], args) -> list[float]:
+    """Final reward of every text under the benchmark's reward (also for unguided sampling)."""
+    judge_req = GenerationRequest(prompt="x", preset=args.preset, rewards={
+        k: float(v) for k, v in parse_spec("x:" + args.rewards)[1].items()})
+    preset = engine.preset(args.preset)
+    lm = engine.language_model(preset.policy)
+    reward = engine.build_reward(judge_req, preset, lm)
+    from backends.presets import format_prompt
+
+    out = []
+    for f, p in zip(finals, prompts, strict=True):
+        total, _ = reward.score_parts(format_prompt(preset, p["prompt"], lm.tokenizer), [f.text])
+        out.append(float(total[0]))
+    return out
+
+
+def summarise(result: dict, rewards: list[float], base: dict | None) -> Row:
+    finals = [f for f in result["finals"] if f.stop_reason != "error"]
+    tokens = sum(f.new_tokens for f in finals) or 1
+    tps = tokens / result["wall"]
+    lo, hi = bootstrap(rewards) if rewards else (float("nan"), float("nan"))
+    base_tps = base["tps"] if base else tps
+    return Row(
+        config=result["spec"], mean_reward=statistics.fmean(rewards) if rewards else float("nan"),
+        reward_lo=lo, reward_hi=hi, tokens_per_s=tps, speed_vs_sampling=tps / base_tps,
+        time_per_token_vs_sampling=base_tps / tps,
+        lm_tokens_per_token=sum(f.cost.lm_tokens for f in finals) / tokens,
+        reward_tokens_per_token=sum(f.cost.reward_tokens for f in finals) / tokens,
+        first_token_ms=statistics.median(result["first_ms"]) if result["first_ms"] else float("nan"),
+        peak_mem_mb=result["peak"] / 2**20, errors=len(result["finals"]) - len(finals))
+
+
+def table(rows: list[Row], header: str) -> str:
+    cols = ("config", "reward (95% CI)", "tok/s", "speed vs sampling", "time/token vs sampling",
+            "LM tok/tok", "RM tok/tok", "first token ms", "peak MB", "errors")
+    lines = [header, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append(f"| {r.config} | {r.mean_reward:.3f} ({r.reward_lo:.3f}-{r.reward_hi:.3f}) | "
+                     f"{r.tokens_per_s:.1f} | {r.speed_vs_sampling:.2f}x | {r.time_per_token_vs_sampling:.2f}x | "
+                     f"{r.lm_tokens_per_token:.2f} | {r.reward_tokens_per_token:.2f} | {r.first_token_ms:.1f} | "
+                     f"{r.peak_mem_mb:.1f} | {r.errors} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="embedded")
+    p.add_argument("--prompt-file", default=str(ROOT / "assets" / "prompts" / "reviews.jsonl"))
+    p.add_argument("--prompts", type=int, default=32, help="how many prompts of the file")
+    p.add_argument("--decoders", default=",".join(DEFAULT).replace(",", ";"),
+                   help="';'-separated NAME[:key=value,...] configurations")
+    p.add_argument("--rewards", default="sentiment=1", help="NAME=WEIGHT,... steering and judging reward")
+    p.add_argument("--trace-sampling", action="store_true", help="let sampling trace the reward (costs)")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    prompts = [json.loads(line) for line in Path(args.prompt_file).read_text().splitlines() if line.strip()]
+    prompts = prompts[: args.prompts]
+    engine = Engine(device=args.device)
+    rows, base = [], None
+    for spec in args.decoders.split(";"):
+        result = run_config(engine, spec, prompts, args)
+        rewards = judge(engine, [f for f in result["finals"]], prompts, args) if len(result["finals"]) == len(
+            prompts) else []
+        row = summarise(result, rewards, base)
+        if spec.split(":")[0] == "sampling" and base is None:
+            base = {"tps": row.tokens_per_s}
+        rows.append(row)
+        print(f"done {spec}: {row.tokens_per_s:.1f} tok/s, reward {row.mean_reward:.3f}", file=sys.stderr)
+    header = (f"decoders on {args.preset}, {len(prompts)} prompts from {Path(args.prompt_file).name}, "
+              f"{args.max_new_tokens} new tokens, reward {args.rewards}, device {engine.device}, "
+              f"torch threads {torch.get_num_threads()}")
+    print(json.dumps({"header": header, "rows": [asdict(r) for r in rows]}, indent=1) if args.json
+          else table(rows, header))
+
+
+if __name__ == "__main__":
+    main()
