@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from backends.config import ConfigError, build_config
 from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
@@ -28,6 +28,7 @@ from backends.registry import UnknownName
 from backends.rewards import REWARDS, RewardModelRef, WeightedReward, check_weight
 from backends.rewards.arm import ArmRewardModel, ArmStack
 from backends.rewards.classifier import SequenceClassifier
+from backends.rewards.embedding import DEFAULT_EMBEDDER, SentenceEmbedder, packaged_minilm
 
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 8000
@@ -79,6 +80,20 @@ class Engine:
             return ArmStack(model, tok, model_id)
 
         return self._load("arm", model_id, make)
+
+    def embedder(self, model_id: str) -> SentenceEmbedder:
+        """A sentence-embedding encoder; all-MiniLM-L6-v2 may come from its optional PyPI package."""
+        def make() -> SentenceEmbedder:
+            try:
+                model, tok = load_pretrained(AutoModel, model_id, self.device, self.dtype)
+            except ModelNotFound:
+                packaged = packaged_minilm() if model_id == DEFAULT_EMBEDDER else None
+                if packaged is None:
+                    raise
+                model, tok = load_pretrained(AutoModel, packaged, self.device, self.dtype)
+            return SentenceEmbedder(model, tok, model_id)
+
+        return self._load("embedder", model_id, make)
 
     def warm(self, preset_name: str, progress: Callable[[float, str], None] | None = None) -> None:
         """Load every model a preset names, reporting (fraction, message) as it goes."""
@@ -211,6 +226,12 @@ class _RewardContext:
 
     def causal_lm(self, model_id: str) -> LanguageModel:
         return self.engine.language_model(model_id)
+
+    def embedder(self, model_id: str) -> SentenceEmbedder:
+        return self.engine.embedder(model_id)
+
+    def preset_model(self, role: str) -> str | None:
+        return {"policy": self.preset.policy, "base": self.preset.base_id, "baseline": self.preset.baseline}[role]
 
     def count_tokens(self, text: str) -> int:
         return len(self.lm.encode(text))

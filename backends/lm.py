@@ -173,3 +173,22 @@ class LanguageModel:
 
     def vocab(self) -> dict[str, int]:
         return self.tokenizer.get_vocab()
+
+
+@torch.no_grad()
+def sequence_logprobs(lm: LanguageModel, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
+                      ) -> torch.Tensor:
+    """(N,) sum of log p(continuation tokens | prompt) under `lm`, one uncached batched forward."""
+    if not continuations:
+        return torch.zeros(0)
+    rows = [list(prompt_ids) + list(c) for c in continuations]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), lm.eos_token_id, dtype=torch.long)  # (N, T) right-padded
+    mask = torch.zeros_like(ids)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
+    logp = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float().log_softmax(-1)
+    picked = logp[:, :-1].gather(-1, ids[:, 1:, None].to(lm.device)).squeeze(-1).cpu()  # (N, T-1)
+    keep = mask[:, 1:].clone()
+    keep[:, : max(len(prompt_ids) - 1, 0)] = 0  # score only continuation tokens
+    return (picked * keep).sum(-1)

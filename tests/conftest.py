@@ -56,6 +56,16 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
         model.save_pretrained(root / name)
         tok.save_pretrained(root / name)
         paths[name] = str(root / name)
+    from transformers import BertConfig, BertModel
+
+    BertModel(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64, pad_token_id=tok.eos_token_id)).save_pretrained(root / "embedder")
+    tok.save_pretrained(root / "embedder")
+    paths["embedder"] = str(root / "embedder")
+    torch.manual_seed(1)
+    GPT2LMHeadModel(GPT2Config(**cfg)).save_pretrained(root / "aligned")  # another policy, same tokenizer
+    tok.save_pretrained(root / "aligned")
+    paths["aligned"] = str(root / "aligned")
     other = _tokenizer(root / "other_tok", vocab_size=280)  # a head with a different tokenizer
     ArmRewardModel(GPT2Config(arm_rank=4, **{**cfg, "vocab_size": len(other)})).save_pretrained(root / "arm_other")
     other.save_pretrained(root / "arm_other")
@@ -72,7 +82,7 @@ def fake_preset(tiny_models):
                   reward_models={"sentiment": RewardModelRef(tiny_models["rm"], output="sigmoid"),
                                  "politeness": RewardModelRef(tiny_models["rm"], output="sigmoid")},
                   arm_models={"sentiment": tiny_models["arm"], "politeness": tiny_models["arm_other"]},
-                  prompt_template="User: {prompt}\nAssistant:", max_new_tokens=16)
+                  baseline=tiny_models["aligned"], prompt_template="User: {prompt}\nAssistant:", max_new_tokens=16)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Importing this package registers all rewards (the decorators run in their modules).
 """
 
-from backends.rewards import classifier, programmatic  # noqa: F401  (registration)
+from backends.rewards import classifier, embedding, implicit, programmatic  # noqa: F401  (registration)
 from backends.rewards.base import (
     REWARDS,
     PrefixScorer,

@@ -39,10 +39,8 @@ class ArmRewardModel(GPT2PreTrainedModel):
         query = self.arm_up(self.arm_down(h))  # (..., H)
         emb = self.transformer.wte.weight  # (V, H)
         if ids is None:
-            scores = query @ emb.T  # (..., V)
-        else:
-            scores = (emb[ids] * query.unsqueeze(-2)).sum(-1)  # (..., k)
-        return scores + self.arm_bias(h)  # (..., k)
+            return query @ emb.T + self.arm_bias(h)  # (..., V)
+        return (emb[ids] * query.unsqueeze(-2)).sum(-1) + self.arm_bias(h)  # (..., k)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kw) -> torch.Tensor:
         """Teacher-forced logits of each actual next token: (B, T-1) for x_1..x_{T-1} given x_<t."""

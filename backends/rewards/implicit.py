@@ -1,0 +1,52 @@
+"""The implicit DPO reward: beta * (log pi_aligned(y | x) - log pi_ref(y | x)).
+
+A DPO-trained policy defines a reward through its log ratio to the reference (Rafailov et al.,
+2023). Both models must share a tokenizer: the continuation is scored token for token under
+each. `normalize` divides by the continuation's length (the length-normalised margin of SimPO
+and FPO). Scoring re-encodes prompt + continuation in full, so it has no token-level fast path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from backends.config import Config, ConfigError, param
+from backends.lm import sequence_logprobs
+from backends.rewards.base import REWARDS, Reward, RewardContext
+
+
+@dataclass(frozen=True)
+class ImplicitConfig(Config):
+    aligned: str = param("", help="Aligned (DPO) policy: model id; empty: the preset's aligned baseline")
+    reference: str = param("", help="Reference policy: model id; empty: the preset's base")
+    beta: float = param(0.1, low=1e-4, high=100.0, help="DPO's beta")
+    normalize: bool = param(False, help="Divide the log ratio by the continuation's length in tokens")
+
+
+@REWARDS.register("dpo_implicit")
+class ImplicitDpoReward(Reward):
+    help = "Implicit DPO reward: beta * (log pi_aligned - log pi_ref) of the continuation."
+    Config = ImplicitConfig
+
+    def __init__(self, config: ImplicitConfig, ctx: RewardContext):
+        super().__init__(config, ctx)
+        aligned = config.aligned or ctx.preset_model("baseline")
+        reference = config.reference or ctx.preset_model("base")
+        if not aligned:
+            raise ConfigError("dpo_implicit.aligned", config.aligned, "this preset names no aligned baseline; give one")
+        self.aligned, self.reference = ctx.causal_lm(aligned), ctx.causal_lm(reference)
+        if self.aligned.vocab() != self.reference.vocab():
+            raise ConfigError("dpo_implicit.aligned", aligned,
+                              f"its tokenizer differs from the reference {reference}'s")
+
+    def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
+        prompt_ids = self.aligned.encode(prompt)
+        conts = [self.aligned.encode(c) for c in continuations]
+        ratio = (sequence_logprobs(self.aligned, prompt_ids, conts)
+                 - sequence_logprobs(self.reference, prompt_ids, conts))
+        if self.config.normalize:
+            ratio = ratio / torch.tensor([max(len(c), 1) for c in conts], dtype=ratio.dtype)
+        return self.config.beta * ratio
