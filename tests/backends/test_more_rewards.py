@@ -26,7 +26,7 @@ def test_preference_similarity_is_a_cosine(engine, tiny_models):
 
 
 def test_preference_needs_a_preference():
-    with pytest.raises(ConfigError, match="preference.preference"):
+    with pytest.raises(ConfigError, match=r"preference\.preference"):
         build_config(REWARDS.get("preference").Config, {"preference": "  "})
 
 
