@@ -63,7 +63,8 @@ def token_html(view: PanelView, lo: float, hi: float, panel: int = 0) -> str:
                   else f'<div class="status">{html.escape(f.stop_reason)}</div>')
     elif not view.tokens:
         status = '<div class="status">waiting...</div>'
-    return f'<div class="tokens">{"".join(spans)}</div>{status}'
+    notes = "".join(f'<div class="note">{html.escape(n)}</div>' for n in view.notes)
+    return f'{notes}<div class="tokens">{"".join(spans)}</div>{status}'
 
 
 def legend_html(lo: float, hi: float) -> str:

@@ -19,7 +19,7 @@ import torch
 
 from backends.config import Config, ConfigError
 from backends.devices import Meter
-from backends.events import Candidate, Cost, Event, Finished, TokenStep
+from backends.events import Candidate, Cost, Event, Finished, Note, TokenStep
 from backends.lm import LanguageModel, LMState
 from backends.registry import Registry
 from backends.rewards import WeightedReward
@@ -136,6 +136,9 @@ class TokenwiseDecoder(Decoder):
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         state = ctx.lm.start(ctx.prompt_ids, ctx.meter)
         scorer = self.make_scorer(ctx)
+        if getattr(scorer, "bridged", None):
+            yield Note(f"text bridge for {', '.join(scorer.bridged)}: its tokenizer differs from the policy's (or "
+                       "it reads no prompt), so each candidate is decoded and re-encoded; reward tokens are counted")
         ids: list[int] = []
         stop = "max_new_tokens"
         for index in range(ctx.max_new_tokens):

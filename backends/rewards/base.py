@@ -67,6 +67,7 @@ class Reward:
     name: ClassVar[str]
     help: ClassVar[str] = ""
     Config: ClassVar[type[Config]]
+    uses_model: ClassVar[bool] = False  # a model scores the text (its tokens are counted)
 
     def __init__(self, config: Config, ctx: RewardContext):
         self.config = config
@@ -75,22 +76,30 @@ class Reward:
         """(N,) float32 scores of prompt + each continuation."""
         raise NotImplementedError
 
+    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
+        """Reward-model tokens `score` feeds for these texts (0 for rules without a model)."""
+        return 0
+
     def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel,
                       meter: Meter) -> PrefixScorer:
-        return TextPrefixScorer(self, prompt, lm)
+        return TextPrefixScorer(self, prompt, lm, meter)
 
 
 class TextPrefixScorer:
-    """Decode each candidate prefix and score the text (any reward, any tokenizer)."""
+    """Decode each candidate prefix and score its text (any reward, any tokenizer).
 
-    bridge = False  # True where a model re-encodes text it could have read from a cache
+    For a reward with a model this is the text bridge: every candidate is re-encoded in full,
+    and the tokens it costs are counted.
+    """
 
-    def __init__(self, reward: Reward, prompt: str, lm: LanguageModel):
-        self.reward, self.prompt, self.lm = reward, prompt, lm
+    def __init__(self, reward: Reward, prompt: str, lm: LanguageModel, meter: Meter):
+        self.reward, self.prompt, self.lm, self.meter = reward, prompt, lm, meter
         self.ids: list[int] = []
+        self.bridge = reward.uses_model
 
     def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
         texts = [self.lm.decode([*self.ids, int(c)]) for c in cand_ids.tolist()]
+        self.meter.reward_tokens += self.reward.tokens_processed(self.prompt, texts)
         return self.reward.score(self.prompt, texts)
 
     def advance(self, token_id: int) -> None:

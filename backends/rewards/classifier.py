@@ -132,6 +132,7 @@ class ModelReward(Reward):
     """A classifier reward whose default model comes from the preset under this reward's name."""
 
     Config = ModelRewardConfig
+    uses_model = True
 
     def __init__(self, config: ModelRewardConfig, ctx: RewardContext):
         super().__init__(config, ctx)
@@ -151,24 +152,11 @@ class ModelReward(Reward):
     def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel, meter: Meter):
         if self.include_prompt and self.clf.shares_tokenizer(lm):
             return CachedPrefixScorer(self.clf, prompt_ids, meter)
-        return MeteredTextScorer(self, prompt, lm, meter)
+        return TextPrefixScorer(self, prompt, lm, meter)
 
-
-class MeteredTextScorer(TextPrefixScorer):
-    """The text bridge for a model reward: re-encodes every candidate text (counted)."""
-
-    bridge = True
-
-    def __init__(self, reward: ModelReward, prompt: str, lm: LanguageModel, meter: Meter):
-        super().__init__(reward, prompt, lm)
-        self.meter = meter
-
-    def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
-        texts = [self.lm.decode([*self.ids, int(c)]) for c in cand_ids.tolist()]
-        tok = self.reward.clf.tokenizer
-        prefix = self.prompt if self.reward.include_prompt else ""
-        self.meter.reward_tokens += sum(len(tok(prefix + t)["input_ids"]) for t in texts)
-        return self.reward.score(self.prompt, texts)
+    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
+        prefix = prompt if self.include_prompt else ""
+        return sum(len(self.clf.tokenizer(prefix + c)["input_ids"]) for c in continuations)
 
 
 @REWARDS.register("sentiment")

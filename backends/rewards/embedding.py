@@ -88,12 +88,16 @@ class PreferenceConfig(Config):
 class PreferenceSimilarity(Reward):
     help = "Embedding preference: cosine similarity (-1..1) of the reply to a preference text or exemplars."
     Config = PreferenceConfig
+    uses_model = True
 
     def __init__(self, config: PreferenceConfig, ctx: RewardContext):
         super().__init__(config, ctx)
         self.embedder = ctx.embedder(config.model)
         targets = [config.preference] if config.preference.strip() else list(config.exemplars)
         self.targets = self.embedder.embed(targets)  # (M, D)
+
+    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
+        return sum(len(self.embedder.tokenizer(c or " ")["input_ids"]) for c in continuations)
 
     def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
         sims = self.embedder.embed(list(continuations)) @ self.targets.T  # (N, M)

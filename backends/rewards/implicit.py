@@ -30,6 +30,7 @@ class ImplicitConfig(Config):
 class ImplicitDpoReward(Reward):
     help = "Implicit DPO reward: beta * (log pi_aligned - log pi_ref) of the continuation."
     Config = ImplicitConfig
+    uses_model = True
 
     def __init__(self, config: ImplicitConfig, ctx: RewardContext):
         super().__init__(config, ctx)
@@ -41,6 +42,10 @@ class ImplicitDpoReward(Reward):
         if self.aligned.vocab() != self.reference.vocab():
             raise ConfigError("dpo_implicit.aligned", aligned,
                               f"its tokenizer differs from the reference {reference}'s")
+
+    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
+        n = len(self.aligned.encode(prompt))
+        return 2 * sum(n + len(self.aligned.encode(c)) for c in continuations)
 
     def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
         prompt_ids = self.aligned.encode(prompt)

@@ -9,8 +9,9 @@ from backends.events import TokenStep
 
 
 def _req(decoder: str, config: dict, seed: int = 3, **kw) -> GenerationRequest:
-    return GenerationRequest(prompt="Write a review of the film.", decoder=decoder, config=config, preset="fake",
-                             seed=seed, max_new_tokens=12, rewards=kw.pop("rewards", {"sentiment": 1.0}), **kw)
+    base = dict(prompt="Write a review of the film.", decoder=decoder, config=config, preset="fake", seed=seed,
+                max_new_tokens=12, rewards={"sentiment": 1.0})
+    return GenerationRequest(**{**base, **kw})
 
 
 def _steps(engine, req) -> list[TokenStep]:
@@ -76,3 +77,19 @@ def test_arm_refuses_a_head_with_another_tokenizer_or_none(engine):
     assert done.stop_reason == "error" and "tokenizer differs" in done.error
     done = engine.generate(_req("arm", {}, rewards={"keywords": 1.0}, reward_config={"keywords": {"words": "a"}}))
     assert done.stop_reason == "error" and "no ARM head" in done.error
+
+
+def test_text_bridge_is_announced_and_counted(engine, tiny_models):
+    """A classifier that does not read the prompt cannot use the cache: it is bridged through text."""
+    from dataclasses import replace
+
+    from backends.rewards import RewardModelRef
+
+    preset = replace(engine.preset("fake"), name="fake-bridge", reward_models={
+        "sentiment": RewardModelRef(tiny_models["rm"], output="sigmoid", include_prompt=False)})
+    engine.presets["fake-bridge"] = preset
+    events = list(engine.stream(_req("args", {"k": 4}, preset="fake-bridge")))
+    assert events[0].type == "note" and "text bridge for sentiment" in events[0].text
+    steps = [e for e in events if isinstance(e, TokenStep)]
+    assert all(s.cost.reward_tokens > 4 for s in steps[1:])  # whole prefixes re-encoded, not 1 token each
+    assert events[-1].stop_reason != "error"
