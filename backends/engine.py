@@ -25,7 +25,7 @@ from backends.lm import LanguageModel
 from backends.loading import ModelNotFound, load_pretrained
 from backends.presets import PRESETS, Preset, format_prompt
 from backends.registry import UnknownName
-from backends.rewards import REWARDS, RewardModelRef, WeightedReward, check_weight
+from backends.rewards import REWARDS, Reward, RewardModelRef, WeightedReward, check_weight
 from backends.rewards.arm import ArmRewardModel, ArmStack
 from backends.rewards.classifier import SequenceClassifier
 from backends.rewards.embedding import DEFAULT_EMBEDDER, SentenceEmbedder, packaged_minilm
@@ -141,14 +141,15 @@ class Engine:
                               "settings given for a reward without a weight; add it with --reward NAME=WEIGHT")
         if not request.rewards:
             return None
-        ctx = _RewardContext(self, preset, lm, request)
-        parts = {}
-        for name, weight in request.rewards.items():
-            cls = REWARDS.get(name)
-            w = check_weight(name, weight)
-            cfg = build_config(cls.Config, dict(request.reward_config.get(name, {})), prefix=f"{name}.")
-            parts[name] = (cls(cfg, ctx), w)
+        parts = {name: (self.reward_for(name, preset, lm, request), check_weight(name, w))
+                 for name, w in request.rewards.items()}
         return WeightedReward(parts)
+
+    def reward_for(self, name: str, preset: Preset, lm: LanguageModel, request: GenerationRequest) -> Reward:
+        """One named reward, configured by the request's settings for it."""
+        cls = REWARDS.get(name)
+        cfg = build_config(cls.Config, dict(request.reward_config.get(name, {})), prefix=f"{name}.")
+        return cls(cfg, _RewardContext(self, preset, lm, request))
 
     def stream(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Iterator[Event]:
         """Events of one generation; always ends with exactly one `Finished`."""

@@ -85,6 +85,7 @@ class Rollout:
     kept: bool = False
     step: int | None = None
     candidate: int | None = None
+    length: int | None = None  # tokens in the rollout (its candidate included)
     type: Literal["rollout"] = "rollout"
 
 

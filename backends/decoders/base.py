@@ -19,7 +19,7 @@ import torch
 
 from backends.config import Config, ConfigError
 from backends.devices import Meter
-from backends.events import Candidate, Cost, Event, Finished, Note, TokenStep
+from backends.events import Candidate, Cost, Event, Finished, Note, Rollout, TokenStep
 from backends.lm import LanguageModel, LMState
 from backends.registry import Registry
 from backends.rewards import WeightedReward
@@ -115,6 +115,9 @@ class Scores:
     reward: torch.Tensor | None = None
     parts: dict[str, torch.Tensor] = field(default_factory=dict)
     value: torch.Tensor | None = None
+    states: LMState | None = None  # (k rows) the policy after each candidate, reused for the chosen one
+    rollout_states: LMState | None = None  # (k rows) a separate rollout model after each candidate (TQ*)
+    rollouts: list[Rollout] = field(default_factory=list)  # emitted before the step, `kept` for the chosen
 
 
 class TokenwiseDecoder(Decoder):
@@ -127,6 +130,16 @@ class TokenwiseDecoder(Decoder):
         """base_logp (V,) of the base at this step -> the decoder's Scores."""
         raise NotImplementedError
 
+    def prompt_ids(self, ctx: DecodeContext) -> list[int]:
+        """What the policy is conditioned on (DeAL may prepend an instruction)."""
+        return ctx.prompt_ids
+
+    def begin(self, ctx: DecodeContext) -> None:
+        """Called once before the first step (TQ* loads and prefills its baseline here)."""
+
+    def commit(self, ctx: DecodeContext, token: int, verdict: Scores) -> None:
+        """Called once the token is chosen (TQ* moves its baseline's cache along)."""
+
     def make_scorer(self, ctx: DecodeContext):
         """The token-level reward scorer the loop advances (None without a reward)."""
         if ctx.reward is None:
@@ -134,7 +147,8 @@ class TokenwiseDecoder(Decoder):
         return ctx.reward.prefix_scorer(ctx.prompt_text, ctx.prompt_ids, ctx.lm, ctx.meter)
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
-        state = ctx.lm.start(ctx.prompt_ids, ctx.meter)
+        state = ctx.lm.start(self.prompt_ids(ctx), ctx.meter)
+        self.begin(ctx)
         scorer = self.make_scorer(ctx)
         if getattr(scorer, "bridged", None):
             yield Note(f"text bridge for {', '.join(scorer.bridged)}: its tokenizer differs from the policy's (or "
@@ -153,8 +167,10 @@ class TokenwiseDecoder(Decoder):
             ids.append(token)
             if scorer is not None:
                 scorer.advance(token)
-            if token != ctx.lm.eos_token_id:
-                state.append([token])
+            state = _advance(state, token, verdict, ctx.lm.eos_token_id)
+            self.commit(ctx, token, verdict)
+            for rollout in verdict.rollouts:
+                yield dataclasses.replace(rollout, kept=rollout.candidate == token)
             yield dataclasses.replace(step, cost=ctx.cost(before))
             if token == ctx.lm.eos_token_id:
                 stop = "eos"
@@ -190,6 +206,17 @@ class TokenwiseDecoder(Decoder):
                 reward=None if v.reward is None else float(v.reward[i]),
                 value=None if v.value is None else float(v.value[i]), score=float(v.scores[tok])))
         return tuple(rows)
+
+
+def _advance(state: LMState, token: int, verdict: Scores, eos: int) -> LMState:
+    """The policy state after `token`: a candidate row already fed it, else feed it now."""
+    if token == eos:
+        return state
+    cands = verdict.candidates.tolist()
+    if verdict.states is not None and token in cands:
+        return verdict.states.select([cands.index(token)])
+    state.append([token])
+    return state
 
 
 def token_piece(lm: LanguageModel, ids: list[int], token: int) -> str:

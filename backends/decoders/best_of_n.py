@@ -14,51 +14,14 @@ import torch
 
 from backends.config import param
 from backends.decoders.base import DECODERS, DecodeContext, Decoder, token_piece
+from backends.decoders.rollouts import Sample, sample_batch
 from backends.events import Event, Rollout, TokenStep
-from backends.lm import LMState
-from backends.sampling import SamplingParams, draw, process, step_stats
+from backends.sampling import SamplingParams
 
 
 @dataclass(frozen=True)
 class BestOfNConfig(SamplingParams):
     n: int = param(4, low=1, high=256, help="Number of samples drawn; the best by reward is kept")
-
-
-@dataclass
-class Sample:
-    """One row's tokens and per-token statistics while it is drawn."""
-
-    ids: list[int]
-    stats: list[tuple[float, float, float, float]]  # (logp_base, logp_decoder, kl, entropy)
-
-
-def sample_batch(ctx: DecodeContext, state: LMState, params: SamplingParams, max_new: int) -> list[Sample]:
-    """Continue every row of `state` until EOS or `max_new` tokens; rows that finish leave the batch."""
-    samples = [Sample([], []) for _ in range(state.batch)]
-    active = list(range(state.batch))  # sample index of each row of `state`
-    greedy = params.temperature == 0
-    for _ in range(max_new):
-        if ctx.cancel.is_set():
-            break
-        logits = state.logits()  # (A, V)
-        base_logp = logits.log_softmax(-1)
-        scores = process(logits, state.ids, params)  # (A, V)
-        tokens = draw(scores, ctx.rng, greedy)  # (A,)
-        keep = []
-        for row, sample_index in enumerate(active):
-            tok = int(tokens[row])
-            logp_dec, kl, ent = step_stats(base_logp[row], scores[row], greedy, tok)
-            samples[sample_index].ids.append(tok)
-            samples[sample_index].stats.append((float(base_logp[row, tok]), logp_dec, kl, ent))
-            if tok != ctx.lm.eos_token_id:
-                keep.append(row)
-        if not keep:
-            break
-        if len(keep) < len(active):
-            state = state.select(keep)
-            active = [active[r] for r in keep]
-        state.append(tokens[keep])
-    return samples
 
 
 @DECODERS.register("best_of_n")
@@ -70,7 +33,8 @@ class BestOfN(Decoder):
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         state = ctx.lm.start(ctx.prompt_ids, ctx.meter).fork(self.config.n)
-        samples = sample_batch(ctx, state, self.config, ctx.max_new_tokens)
+        samples = sample_batch(state, self.config, ctx.max_new_tokens, ctx.rng, ctx.lm.eos_token_id, ctx.cancel,
+                               with_stats=True)
         texts = [ctx.lm.decode(s.ids) for s in samples]
         total, parts = ctx.reward.score_parts(ctx.prompt_text, texts)
         best = int(total.argmax())

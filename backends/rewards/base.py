@@ -136,6 +136,9 @@ class WeightedReward:
         parts = {name: r.score(prompt, continuations).float().cpu() for name, (r, _) in self.parts.items()}
         return self._combine(parts), parts
 
+    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
+        return sum(r.tokens_processed(prompt, continuations) for r, _ in self.parts.values())
+
     def _combine(self, parts: dict[str, torch.Tensor]) -> torch.Tensor:
         total = torch.zeros_like(next(iter(parts.values())))
         for name, (_, w) in self.parts.items():

@@ -1,0 +1,125 @@
+"""Controlled decoding (Mudgal et al., ICML 2024, arXiv 2310.17022), token-level and blockwise.
+
+Token-level (`cd`): for each of the base's top-k candidates z, estimate Q(s, z) by rolling out
+the base policy from s + z (n rollouts of up to L tokens, stopping at EOS) and scoring each
+text with the weighted reward; score = log p_base(z) + lambda * Q. The candidate rows are
+forked from the prefix cache and the chosen one is kept, so a step costs k * L LM tokens.
+Blockwise (`cd_block`): draw K blocks of M tokens from the base, keep the best by reward,
+repeat; M = the whole answer is best-of-K.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from backends.config import Config, param
+from backends.decoders.base import (
+    DECODERS,
+    DecodeContext,
+    Decoder,
+    Scores,
+    TokenwiseDecoder,
+    check_k,
+    scatter_scores,
+    token_piece,
+)
+from backends.decoders.rollouts import look_ahead, rollout_events, sample_batch
+from backends.events import Event, Rollout, TokenStep
+from backends.lm import LMState
+from backends.sampling import SamplingParams
+
+
+@dataclass(frozen=True)
+class CdConfig(Config):
+    k: int = param(10, low=1, high=100, help="Candidates: the base policy's top-k next tokens")
+    rollout_len: int = param(8, low=1, high=256, help="L: tokens each rollout draws after its candidate (or to EOS)")
+    rollouts: int = param(1, low=1, high=32, help="Rollouts per candidate; Q is their mean reward")
+    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5, help="lambda in log p_base + lambda * Q")
+    rollout_temperature: float = param(1.0, low=0.0, high=5.0, step=0.05,
+                                       help="Temperature of the base policy's rollouts (0 greedy)")
+    mode: str = param("greedy", choices=("greedy", "sample"), help="Take the best score, or sample it")
+    temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Temperature of the sample mode")
+
+
+class ValueGuided(TokenwiseDecoder):
+    """Shared by CD and TQ*: Q from rollouts of a model kept at the prefix, greedy or sampled selection."""
+
+    def greedy(self) -> bool:
+        return self.config.mode == "greedy"
+
+    def rollout_state(self, ctx: DecodeContext, state: LMState) -> LMState:
+        return state
+
+    def q_values(self, ctx: DecodeContext, look) -> torch.Tensor:
+        return look.total.mean(-1)  # (k,)
+
+    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
+        c = self.config
+        top = base_logp.topk(check_k(f"{self.name}.k", c.k, base_logp.shape[-1])).indices  # (k,)
+        prefix = state.ids[0, len(self.prompt_ids(ctx)):].tolist()
+        params = SamplingParams(temperature=c.rollout_temperature)
+        roller = self.rollout_state(ctx, state)
+        look = look_ahead(ctx, roller, prefix, top, c.rollouts, c.rollout_len, params)
+        q = self.q_values(ctx, look)  # (k,)
+        score = base_logp[top] + c.lam * q
+        if not self.greedy():
+            score = score / c.temperature
+        return Scores(scatter_scores(base_logp, top, score), top, value=q,
+                      states=look.states if roller is state else None, rollout_states=look.states,
+                      rollouts=rollout_events(int(state.length - len(self.prompt_ids(ctx))), top, look))
+
+
+@DECODERS.register("cd")
+class ControlledDecoding(ValueGuided):
+    Config = CdConfig
+    needs_reward = True
+    summary = "CD: log p_base + lambda * Q, Q from base-policy rollouts of each top-k candidate."
+    paper = "Mudgal et al., ICML 2024, arXiv 2310.17022"
+
+
+@dataclass(frozen=True)
+class CdBlockConfig(SamplingParams):
+    blocks: int = param(4, low=1, high=64, help="K: blocks drawn from the base policy at each round")
+    block_len: int = param(8, low=1, high=1024, help="M: tokens per block (the whole answer = best-of-K)")
+    temperature: float = param(1.0, low=0.0, high=5.0, step=0.05, help="Sampling temperature of the blocks")
+
+
+@DECODERS.register("cd_block")
+class BlockwiseCD(Decoder):
+    Config = CdBlockConfig
+    needs_reward = True
+    summary = "Blockwise CD: K blocks of M tokens from the base, keep the best by reward, repeat."
+    paper = "Mudgal et al., ICML 2024, arXiv 2310.17022"
+
+    def stream(self, ctx: DecodeContext) -> Iterator[Event]:
+        c, eos = self.config, ctx.lm.eos_token_id
+        state, ids, stop, block = ctx.lm.start(ctx.prompt_ids, ctx.meter), [], "max_new_tokens", 0
+        while len(ids) < ctx.max_new_tokens and stop == "max_new_tokens":
+            if ctx.cancel.is_set():
+                stop = "cancelled"
+                break
+            m = min(c.block_len, ctx.max_new_tokens - len(ids))
+            fork = state.fork(c.blocks)
+            samples = sample_batch(fork, c, m, ctx.rng, eos, ctx.cancel, with_stats=True)
+            texts = [ctx.lm.decode(ids + s.ids) for s in samples]
+            ctx.meter.reward_tokens += ctx.reward.tokens_processed(ctx.prompt_text, texts)
+            total, parts = ctx.reward.score_parts(ctx.prompt_text, texts)
+            best = int(total.argmax())
+            for j, s in enumerate(samples):
+                yield Rollout(group=block, index=j, text=ctx.lm.decode(s.ids), reward=float(total[j]),
+                              reward_parts={n: float(p[j]) for n, p in parts.items()}, kept=j == best, step=len(ids))
+            chosen = samples[best]
+            for tok, (lp_base, lp_dec, kl, ent) in zip(chosen.ids, chosen.stats, strict=True):
+                yield TokenStep(index=len(ids), token_id=tok, text=token_piece(ctx.lm, ids, tok), logprob_base=lp_base,
+                                logprob_decoder=lp_dec, reward=float(total[best]), value=float(total[best]), kl=kl,
+                                entropy=ent)
+                ids.append(tok)
+            if chosen.ids and chosen.ids[-1] == eos:
+                stop = "eos"
+            else:
+                state.append(torch.tensor([chosen.ids]))
+            block += 1
+        yield ctx.finished(ids, stop, config=self.describe())
