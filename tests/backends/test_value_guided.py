@@ -83,3 +83,24 @@ def test_blockwise_cd_with_one_block_of_everything_is_best_of_n(engine):
     block = engine.generate(_req("cd_block", {"blocks": 4, "block_len": 6}))
     bon = engine.generate(_req("best_of_n", {"n": 4, "temperature": 1.0}))
     assert block.text == bon.text
+
+
+def test_deal_picks_the_best_lookahead_and_counts_it(engine):
+    k, look = 3, 4
+    events = list(engine.stream(_req("deal", {"k": k, "lookahead": look, "lam": 1000.0},
+                                     rewards={"keywords": 1.0}, keywords=("film", "the"))))
+    assert events[-1].stop_reason != "error", events[-1].error
+    for s in (e for e in events if isinstance(e, TokenStep)):
+        rs = [e for e in events if isinstance(e, Rollout) and e.step == s.index]
+        assert len(rs) == k
+        assert s.value == pytest.approx(max(r.reward for r in rs), abs=1e-6)  # lambda large: the best lookahead
+        assert s.cost.lm_tokens <= k * (1 + look)
+
+
+def test_deal_instruction_changes_what_the_policy_sees(engine):
+    plain = engine.generate(_req("deal", {"k": 2, "lookahead": 2}))
+    told = engine.generate(_req("deal", {"k": 2, "lookahead": 2, "instruction": "Be kind and mention the film."}))
+    assert told.stop_reason != "error", told.error
+    assert told.cost.lm_tokens > plain.cost.lm_tokens  # the longer prompt was prefilled
+    too_long = engine.generate(_req("deal", {"instruction": "word " * 200}))
+    assert too_long.stop_reason == "error" and "deal.instruction" in too_long.error

@@ -1,0 +1,80 @@
+"""DeAL: decoding-time alignment as heuristic search (Huang et al., arXiv 2402.06147).
+
+For each of the base's top-k candidates z, look ahead greedily l tokens and score
+c(z) = log P(y<=t | x) + lambda * h(lookahead), h the weighted reward (keyword coverage and
+length are the natural programmatic heuristics; reward models work too); keep the best. An
+optional alignment instruction is prepended to the prompt the policy sees (start-state
+adaptation); rewards still judge the answer to the user's prompt. Lookaheads are forked from
+the prefix cache and the chosen candidate's row is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from backends.config import Config, ConfigError, param
+from backends.decoders.base import DECODERS, DecodeContext, Scores, TokenwiseDecoder, check_k, scatter_scores
+from backends.decoders.rollouts import look_ahead, rollout_events
+from backends.lm import LMState
+from backends.presets import format_prompt
+from backends.sampling import SamplingParams
+
+GREEDY = SamplingParams(temperature=0.0)
+
+
+@dataclass(frozen=True)
+class DealConfig(Config):
+    k: int = param(5, low=1, high=100, help="Candidates: the base policy's top-k next tokens")
+    lookahead: int = param(8, low=1, high=256, help="l: greedy lookahead tokens after each candidate")
+    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5, help="lambda in log P(prefix) + lambda * h")
+    instruction: str = param("", help="Alignment instruction prepended to the prompt (start-state adaptation)")
+
+    def check(self) -> None:
+        if len(self.instruction) > 1000:
+            raise ConfigError("deal.instruction", self.instruction[:30] + "...", "at most 1000 characters")
+
+
+@DECODERS.register("deal")
+class Deal(TokenwiseDecoder):
+    Config = DealConfig
+    needs_reward = True
+    summary = "DeAL: greedy lookahead of each top-k candidate, scored by log P + lambda * heuristic."
+    paper = "Huang et al., arXiv 2402.06147"
+
+    def greedy(self) -> bool:
+        return True
+
+    def begin(self, ctx: DecodeContext) -> None:
+        self._logp_prefix = 0.0
+
+    def prompt_ids(self, ctx: DecodeContext) -> list[int]:
+        if not self.config.instruction.strip():
+            return ctx.prompt_ids
+        if getattr(self, "_ids_for", None) is not ctx:
+            self._ids_for, self._ids = ctx, self._instructed_ids(ctx)
+        return self._ids
+
+    def _instructed_ids(self, ctx: DecodeContext) -> list[int]:
+        text = f"{self.config.instruction.strip()} {ctx.request.prompt}"
+        ids = ctx.lm.encode(format_prompt(ctx.preset, text, ctx.lm.tokenizer) if ctx.preset else text)
+        if ctx.lm.max_length and len(ids) + ctx.max_new_tokens > ctx.lm.max_length:
+            raise ConfigError("deal.instruction", self.config.instruction,
+                              f"with it the prompt takes {len(ids)} of {ctx.lm.max_length} tokens, too few remain")
+        return ids
+
+    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
+        c = self.config
+        top = base_logp.topk(check_k("deal.k", c.k, base_logp.shape[-1])).indices  # (k,)
+        prefix = state.ids[0, len(self.prompt_ids(ctx)):].tolist()
+        look = look_ahead(ctx, state, prefix, top, 1, c.lookahead, GREEDY)
+        h = look.total[:, 0]  # (k,)
+        score = self._logp_prefix + base_logp[top] + c.lam * h
+        return Scores(scatter_scores(base_logp, top, score), top, value=h, states=look.states,
+                      rollouts=rollout_events(len(prefix), top, look))
+
+    def commit(self, ctx: DecodeContext, token: int, verdict: Scores) -> None:
+        """log P(y<=t | x) of the chosen prefix: its score less the heuristic term."""
+        row = verdict.candidates.tolist().index(token)
+        self._logp_prefix = float(verdict.scores[token] - self.config.lam * verdict.value[row])
