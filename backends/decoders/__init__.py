@@ -1,6 +1,6 @@
 """Decoders: the contract and every registered algorithm (importing this registers them)."""
 
-from backends.decoders import args, arm, best_of_n, cd, deal, rad, sampling, tqstar  # noqa: F401  (registration)
+from backends.decoders import args, arm, best_of_n, cd, deal, prs, rad, sampling, tqstar  # noqa: F401  (registration)
 from backends.decoders.base import (
     DECODERS,
     DecodeContext,

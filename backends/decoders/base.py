@@ -91,6 +91,7 @@ class Decoder:
     needs_reward: ClassVar[bool] = False
     summary: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    example_config: ClassVar[dict[str, Any]] = {}  # settings a first run needs (required fields)
 
     def __init__(self, config: Config):
         self.config = config

@@ -14,9 +14,10 @@ MAX_NEW = 10
 
 
 def _request(name: str, **kw) -> GenerationRequest:
-    rewards = {"sentiment": 1.0} if DECODERS.get(name).needs_reward else {}
+    cls = DECODERS.get(name)
+    rewards = {"sentiment": 1.0} if cls.needs_reward else {}
     base = dict(prompt="Write a review of the film.", decoder=name, preset="fake", seed=7,
-                max_new_tokens=MAX_NEW, rewards=rewards)
+                max_new_tokens=MAX_NEW, rewards=rewards, config=dict(cls.example_config))
     return GenerationRequest(**{**base, **kw})
 
 
@@ -77,7 +78,7 @@ def test_cancellation_stops_the_stream(engine, name):
 def test_best_of_n_with_one_sample_equals_sampling(engine):
     for seed in (0, 1, 2):
         sampled = engine.generate(_request("sampling", seed=seed))
-        best = engine.generate(_request("best_of_n", seed=seed, config={"n": 1}, rewards={"sentiment": 1.0}))
+        best = engine.generate(_request("best_of_n", seed=seed, config={"n": 1}))
         assert best.text == sampled.text
 
 

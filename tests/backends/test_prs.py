@@ -1,0 +1,41 @@
+"""PRS: rounds of samples, feedback, revisions, and the best of all."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.decoders import GenerationRequest
+from backends.events import Note, Rollout, TokenStep
+
+
+def _req(config: dict, **kw) -> GenerationRequest:
+    base = dict(prompt="Write a review of the film.", decoder="prs", preset="fake", seed=2, max_new_tokens=8,
+                rewards={"sentiment": 1.0}, config={"preference": "Be kind.", **config})
+    return GenerationRequest(**{**base, **kw})
+
+
+def test_prs_rounds_feedback_and_best_of_all(engine):
+    events = list(engine.stream(_req({"n0": 3, "n1": 2, "depth": 2})))
+    done = events[-1]
+    assert done.stop_reason != "error", done.error
+    rollouts = [e for e in events if isinstance(e, Rollout)]
+    assert [r.group for r in rollouts] == [0, 0, 0, 1, 1, 2, 2]
+    notes = [e.text for e in events if isinstance(e, Note)]
+    assert sum(n.startswith("feedback (round") for n in notes) == 2
+    best = max(rollouts, key=lambda r: r.reward)
+    assert done.text == best.text
+    assert done.reward == pytest.approx(best.reward, abs=1e-5)
+    steps = [e for e in events if isinstance(e, TokenStep)]
+    assert "".join(s.text for s in steps) == done.text and all(s.kl >= 0 for s in steps)
+
+
+@pytest.mark.parametrize("preference", ["", "   "])
+def test_prs_needs_a_preference(engine, preference):
+    done = engine.generate(_req({"preference": preference}))
+    assert done.stop_reason == "error" and "prs.preference" in done.error
+
+
+def test_prs_bounds(engine):
+    for key, value in (("n0", 0), ("n0", 10**6), ("depth", 9)):
+        done = engine.generate(_req({key: value}))
+        assert done.stop_reason == "error" and f"prs.{key}={value}" in done.error
