@@ -1,0 +1,130 @@
+"""Preference optimisation of a causal LM from (prompt, chosen, rejected) rows: the DPO loss.
+
+The reference policy's log-probabilities are computed once, before training (an offline
+reference), never per step. `dpo_loss` is the standard logistic loss on the margin
+beta * ((log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))) (Rafailov et al., 2023);
+`normalize=True` divides each log ratio by the completion's length. This module trains one
+model from rows; where rows come from (votes, zoo sampling) is the caller's business.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class PreferenceRow:
+    prompt: str  # exactly the text the policy is conditioned on (chat template applied)
+    chosen: str
+    rejected: str
+
+
+@dataclass(frozen=True)
+class DpoConfig:
+    beta: float = field(default=0.1, metadata={"help": "DPO's beta"})
+    steps: int = field(default=200, metadata={"help": "optimiser steps"})
+    batch_size: int = field(default=16, metadata={"help": "pairs per step"})
+    lr: float = field(default=5e-4, metadata={"help": "peak learning rate (warmup 10 steps, cosine)"})
+    normalize: bool = field(default=False, metadata={"help": "length-normalised log ratios"})
+    seed: int = field(default=0, metadata={"help": "data order"})
+
+    def __post_init__(self) -> None:
+        if not self.beta > 0:
+            raise ValueError(f"`beta` has to be > 0, but is {self.beta}")
+        if self.steps < 1 or self.batch_size < 1:
+            raise ValueError("`steps` and `batch_size` have to be >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Encoded:
+    """Token ids of prompt + completion, and where the completion starts."""
+
+    ids: list[int]
+    start: int
+
+
+def encode_rows(tokenizer, rows: Sequence[PreferenceRow], eos: int, max_len: int) -> list[tuple[Encoded, Encoded]]:
+    out = []
+    for r in rows:
+        p = tokenizer(r.prompt, add_special_tokens=False)["input_ids"]
+        pair = []
+        for completion in (r.chosen, r.rejected):
+            c = tokenizer(completion, add_special_tokens=False)["input_ids"] + [eos]
+            pair.append(Encoded((p + c)[:max_len], min(len(p), max_len - 1)))
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def completion_logprobs(model, seqs: Sequence[Encoded], pad_id: int, normalize: bool) -> torch.Tensor:
+    """(N,) sum (or mean) of log p(completion tokens | prompt)."""
+    width = max(len(s.ids) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    keep = torch.zeros(len(seqs), width - 1)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s.ids)], mask[i, : len(s.ids)] = torch.tensor(s.ids), 1
+        keep[i, s.start - 1: len(s.ids) - 1] = 1  # positions predicting completion tokens
+    device = next(model.parameters()).device
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, :-1].float()  # (N, T-1, V)
+    logp = logits.log_softmax(-1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)  # (N, T-1)
+    keep = keep.to(device)
+    total = (logp * keep).sum(1)
+    return total / keep.sum(1).clamp(min=1) if normalize else total
+
+
+def dpo_loss(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor, beta: float) -> torch.Tensor:
+    """Mean of -log sigmoid(beta * ((pc - rc) - (pr - rr))); all (B,)."""
+    return -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
+
+
+@torch.no_grad()
+def reference_logprobs(ref, pairs, pad_id: int, normalize: bool, batch: int = 32) -> torch.Tensor:
+    """(N, 2) reference log-probs of (chosen, rejected), computed once."""
+    out = []
+    for i in range(0, len(pairs), batch):
+        chunk = pairs[i:i + batch]
+        c = completion_logprobs(ref, [p[0] for p in chunk], pad_id, normalize)
+        r = completion_logprobs(ref, [p[1] for p in chunk], pad_id, normalize)
+        out.append(torch.stack([c, r], 1).cpu())
+    return torch.cat(out)
+
+
+def train_dpo(policy, ref, tokenizer, rows: Sequence[PreferenceRow], config: DpoConfig, max_len: int = 128,
+              progress: Callable[[int, float], None] | None = None) -> dict:
+    """Train `policy` in place against the frozen `ref`; returns training statistics."""
+    eos = tokenizer.eos_token_id
+    pairs = encode_rows(tokenizer, rows, eos, max_len)
+    ref_lp = reference_logprobs(ref.eval(), pairs, eos, config.normalize)  # (N, 2)
+    opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 10) * (
+        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / config.steps))))
+    order, losses, accs = random.Random(config.seed), [], []
+    policy.train()
+    for step in range(config.steps):
+        idx = order.sample(range(len(pairs)), min(config.batch_size, len(pairs)))
+        pc = completion_logprobs(policy, [pairs[i][0] for i in idx], eos, config.normalize)
+        pr = completion_logprobs(policy, [pairs[i][1] for i in idx], eos, config.normalize)
+        rc, rr = ref_lp[idx, 0].to(pc.device), ref_lp[idx, 1].to(pc.device)
+        loss = dpo_loss(pc, pr, rc, rr, config.beta)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        accs.append(float(((pc - rc) > (pr - rr)).float().mean()))
+        if progress:
+            progress(step, losses[-1])
+    policy.eval()
+    tail = max(1, len(losses) // 10)
+    return {"pairs": len(pairs), "final_loss": sum(losses[-tail:]) / tail,
+            "final_reward_accuracy": sum(accs[-tail:]) / tail, "config": config.to_dict()}
