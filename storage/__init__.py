@@ -1,0 +1,49 @@
+"""Storage: SQLAlchemy tables and the only query code (votes, battles, generations, annotators).
+
+Public API (what the UI and the CLIs use; everything returns plain frozen records):
+
+- `Store.open(url=None)` connects (`DATABASE_URL`, else `storage/playground.db`) and migrates to head;
+  `save_generation`, `create_battle`, `create_battles`, `ensure_annotator`, `cast_vote` write; `battle`,
+  `generation`, `battles`, `vote_rows`, `battles_needing_votes`, `pair_votes`,
+  `annotator_progress`, `annotator_count`, `prompt_sets`, `counts` read.
+- `Refused` (a wrong request, nothing stored) and `StoreUnavailable` (locked or unreachable after
+  bounded retries), both `StoreError`.
+- `storage.export`: TRL DPO / KTO rows and raw battles as JSONL (also `python -m storage.export`).
+- `storage.render`: escaped HTML and markdown for prompts, generations, rationales and the leaderboard.
+
+This package never imports torch, transformers, gradio, playground or backends.
+"""
+
+from storage.errors import Refused, StoreError, StoreUnavailable
+from storage.records import (
+    AnnotatorProgress,
+    BattleNeed,
+    BattleView,
+    Choice,
+    Generation,
+    Outcome,
+    Side,
+    Vote,
+    VoteFilter,
+    VoteRow,
+)
+from storage.retry import Retry
+from storage.store import Store
+
+__all__ = [
+    "AnnotatorProgress",
+    "BattleNeed",
+    "BattleView",
+    "Choice",
+    "Generation",
+    "Outcome",
+    "Refused",
+    "Retry",
+    "Side",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "Vote",
+    "VoteFilter",
+    "VoteRow",
+]
