@@ -17,6 +17,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import pytest
 import torch
 
+torch.set_num_threads(1)  # tiny models: threads only add contention on a small shared CPU
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ("User: write a review of the film\nAssistant: The film was great and the acting was superb. "
         "The music was dull but the plot was clever. I loved the park, the dog and the ball. ") * 50
