@@ -1,5 +1,8 @@
 """Composition root: read settings, build the Engine and the UI, launch. No logic lives here.
 
+The same file runs locally and as a Hugging Face Space (settings from environment variables,
+see playground/settings.py; ZeroGPU is used when the `spaces` package is present).
+
     python app.py                      # http://127.0.0.1:7860, embedded zoo preset
     PLAYGROUND_PRESET=gpt2-imdb python app.py
 """
@@ -12,8 +15,9 @@ import os
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from backends.engine import Engine
+from playground.loading import warm_at_startup
 from playground.settings import Settings
-from playground.ui import build_ui, load_css
+from playground.ui import build_ui, launch_kwargs
 
 log = logging.getLogger("app")
 
@@ -22,10 +26,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     engine = Engine(device=settings.device)
-    engine.warm(settings.preset, progress=lambda f, msg: log.info("[%3.0f%%] %s", 100 * f, msg))
+    warm_at_startup(engine, settings.preset)
     demo = build_ui(engine, settings)
-    demo.queue(default_concurrency_limit=settings.concurrency)
-    demo.launch(server_name=settings.server_name, server_port=settings.server_port, css=load_css())
+    demo.launch(**launch_kwargs(settings))
 
 
 if __name__ == "__main__":

@@ -1,39 +1,62 @@
 """Gradio controls generated from config metadata, so a new decoder or reward needs no UI code.
 
 `component_for(spec)` picks the widget for one field (slider for bounded numbers, checkbox,
-dropdown for choices, text box for text and lists) and shows the field's help as its info line.
+dropdown for choices, text box for text and lists), shows the field's help as its info line and
+starts from the field's default or a given value (a decoder's `example_config`).
 `values_to_config` turns the widgets' values back into the `key -> value` dict a request takes.
+This module builds widgets; it wires no events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gradio as gr
 
-from backends.config import FieldSpec
+from backends.config import FieldSpec, fields
 
 SLIDER_MAX_SPAN = 1000  # wider bounded ranges get a number box instead of a slider
 
 
-def component_for(spec: FieldSpec, label_prefix: str = "") -> gr.components.Component:
-    label = f"{label_prefix}{spec.name}"
+def _shown(spec: FieldSpec, value: Any) -> Any:
+    if spec.type is tuple and isinstance(value, tuple | list):
+        return ", ".join(map(str, value))
+    return value
+
+
+def component_for(spec: FieldSpec, label_prefix: str = "", value: Any = None,
+                  elem_id: str | None = None) -> gr.components.Component:
+    """The widget for one config field; `value` (None: the field's default) is its start value."""
+    label, value = f"{label_prefix}{spec.name}", _shown(spec, spec.default if value is None else value)
+    common = {"label": label, "info": spec.help, "elem_id": elem_id}
     if spec.type is bool:
-        return gr.Checkbox(value=spec.default, label=label, info=spec.help)
+        return gr.Checkbox(value=value, **common)
     if spec.choices:
-        return gr.Dropdown(choices=list(spec.choices), value=spec.default, label=label, info=spec.help)
+        return gr.Dropdown(choices=list(spec.choices), value=value, **common)
     if spec.type in (int, float):
         bounded = spec.low is not None and spec.high is not None
         if bounded and spec.high - spec.low <= SLIDER_MAX_SPAN:
             step = spec.step or (1 if spec.type is int else (spec.high - spec.low) / 100)
-            return gr.Slider(minimum=spec.low, maximum=spec.high, value=spec.default, step=step,
-                             label=label, info=spec.help)
-        return gr.Number(value=spec.default, label=label, info=spec.help, minimum=spec.low, maximum=spec.high,
-                         precision=0 if spec.type is int else None)
-    if spec.type is tuple:
-        return gr.Textbox(value=", ".join(spec.default), label=label, info=spec.help)
-    return gr.Textbox(value=spec.default, label=label, info=spec.help)
+            return gr.Slider(minimum=spec.low, maximum=spec.high, value=value, step=step, **common)
+        return gr.Number(value=value, minimum=spec.low, maximum=spec.high,
+                         precision=0 if spec.type is int else None, **common)
+    return gr.Textbox(value=value, lines=1, **common)
+
+
+def initial_values(cls: type) -> dict[str, Any]:
+    """The values a class's controls start from: its config's defaults, then its `example_config`
+    (the settings a first run needs, such as PRS's preference)."""
+    values = {s.name: s.default for s in fields(cls.Config)}
+    values.update(getattr(cls, "example_config", {}) or {})
+    return values
+
+
+def controls_for(cls: type, label_prefix: str = "", id_prefix: str | None = None) -> list[gr.components.Component]:
+    """One widget per field of `cls.Config`, prefilled with `initial_values(cls)`."""
+    start = initial_values(cls)
+    return [component_for(s, label_prefix, start[s.name], None if id_prefix is None else f"{id_prefix}-{s.name}")
+            for s in fields(cls.Config)]
 
 
 def values_to_config(specs: Sequence[FieldSpec], values: Sequence[Any]) -> dict[str, Any]:
@@ -47,3 +70,9 @@ def values_to_config(specs: Sequence[FieldSpec], values: Sequence[Any]) -> dict[
         if value != spec.default:
             out[spec.name] = value
     return out
+
+
+def config_from(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values_to_config` over a name -> value mapping of `cls.Config`'s fields (missing: default)."""
+    specs = fields(cls.Config)
+    return values_to_config(specs, [values.get(s.name, s.default) for s in specs])

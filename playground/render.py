@@ -1,7 +1,9 @@
-"""Pure rendering of panel views: token HTML, the totals table and the plotly trace figure.
+"""Pure rendering of panel views to HTML: coloured tokens, rollouts, notes, totals, the summary line.
 
-Every piece of user or model text is escaped here, once, before it reaches the page. These
-functions take views and return strings or figures; they hold no state and know no Gradio.
+Every piece of user or model text (prompt, preference, tokens, rollouts, notes, errors) is
+escaped here, once, before it reaches the page. These functions take views and return strings;
+they hold no state and know no Gradio. The plots are in `playground.traces`, the candidate
+table in `playground.inspector`.
 """
 
 from __future__ import annotations
@@ -10,21 +12,24 @@ import html
 import math
 from collections.abc import Sequence
 
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
-
+from playground.metrics import divergence_step, first_difference, fmt, totals_rows
 from playground.runner import PanelView
 
-PANEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-TRACES = (
-    ("reward", "reward of the prefix (an outcome reward on a prefix, not a value)"),
-    ("value", "decoder's selection estimate (rollout / lookahead)"),
-    ("kl", "KL(decoder || base) at the step"),
-    ("entropy", "entropy of the base distribution"),
-)
+ROLLOUT_ROWS = 12  # rollouts listed per panel (the inspector shows those of any step)
+SNIPPET = 140  # characters of a rollout shown inline (the tooltip has the whole text)
+PROMPT_CHARS = 300  # of the prompt echoed above the panels
+
+
+def esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def panel_label(index: int, view: PanelView) -> str:
+    return f"{index + 1}: {view.request.decoder}"
 
 
 def reward_range(views: Sequence[PanelView]) -> tuple[float, float]:
+    """The colour scale's [lo, hi], shared by all panels so colours compare across them."""
     values = [t.reward for v in views for t in v.tokens if t.reward is not None and math.isfinite(t.reward)]
     if not values:
         return 0.0, 1.0
@@ -38,75 +43,104 @@ def reward_color(reward: float | None, lo: float, hi: float) -> str:
         return "transparent"
     x = 2 * (reward - lo) / (hi - lo) - 1  # in [-1, 1]
     x = max(-1.0, min(1.0, x))
-    alpha = 0.15 + 0.55 * abs(x)
+    alpha = 0.12 + 0.58 * abs(x)
     return f"rgba(26,152,80,{alpha:.2f})" if x >= 0 else f"rgba(215,48,39,{alpha:.2f})"
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
-    return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+def request_line(view: PanelView) -> str:
+    """Which decoder with which settings, rewards and seed produced this panel."""
+    r = view.request
+    config = ", ".join(f"{k}={v!r}" for k, v in r.config.items()) or "defaults"
+    rewards = ", ".join(f"{k}×{w:g}" for k, w in r.rewards.items()) or "none"
+    return (f'<div class="panel-head"><b>{esc(r.decoder)}</b> <span class="cfg">{esc(config)}</span> · '
+            f"rewards {esc(rewards)} · seed {r.seed}</div>")
 
 
-def token_html(view: PanelView, lo: float, hi: float, panel: int = 0) -> str:
-    """The continuation as coloured spans; the tooltip holds the exact numbers of each token."""
-    spans = []
-    for t in view.tokens:
-        parts = " ".join(f"{k}={_fmt(v)}" for k, v in t.reward_parts.items())
-        tip = (f"step {t.index} | token {t.text!r} (id {t.token_id}) | reward {_fmt(t.reward)} {parts} | "
-               f"value {_fmt(t.value)} | log p base {_fmt(t.logprob_base)} | KL {_fmt(t.kl)}")
-        spans.append(f'<span class="tok" data-panel="{panel}" data-step="{t.index}" '
-                     f'style="background:{reward_color(t.reward, lo, hi)}" title="{html.escape(tip)}">'
-                     f"{html.escape(t.text)}</span>")
-    status = ""
-    if view.finished is not None:
-        f = view.finished
-        status = (f'<div class="status error">{html.escape(f.error or "error")}</div>' if f.stop_reason == "error"
-                  else f'<div class="status">{html.escape(f.stop_reason)}</div>')
-    elif not view.tokens:
-        status = '<div class="status">waiting...</div>'
-    notes = "".join(f'<div class="note">{html.escape(n)}</div>' for n in view.notes)
-    return f'{notes}<div class="tokens">{"".join(spans)}</div>{status}'
+def token_span(t, panel: int, lo: float, hi: float) -> str:
+    parts = " ".join(f"{k}={fmt(v)}" for k, v in t.reward_parts.items())
+    tip = (f"step {t.index} | token {t.text!r} (id {t.token_id}) | reward {fmt(t.reward)} {parts} | "
+           f"value {fmt(t.value)} | log p base {fmt(t.logprob_base)} | log p decoder {fmt(t.logprob_decoder)} | "
+           f"KL {fmt(t.kl)} | entropy {fmt(t.entropy)} | click to inspect")
+    return (f'<span class="tok" data-panel="{panel}" data-step="{t.index}" '
+            f'style="background:{reward_color(t.reward, lo, hi)}" title="{esc(tip)}">{esc(t.text)}</span>')
 
 
-def legend_html(lo: float, hi: float) -> str:
-    return (f'<div class="legend">token colour: reward of the prefix after the token, '
-            f'<span style="background:{reward_color(lo, lo, hi)}">{lo:.2f}</span> to '
-            f'<span style="background:{reward_color(hi, lo, hi)}">{hi:.2f}</span>; '
-            f"hover a token for its numbers</div>")
-
-
-def totals_rows(view: PanelView) -> list[tuple[str, str]]:
-    """(name, value) rows for one finished (or running) panel."""
-    steps = view.tokens
-    rows = [("tokens", str(len(steps))), ("KL to base (sum)", _fmt(sum(t.kl for t in steps)))]
+def status_html(view: PanelView, waiting: str = "waiting...") -> str:
     f = view.finished
-    if f is not None:
-        rows.insert(0, ("final reward", _fmt(f.reward)))
-        rows[1:1] = [(f"  {k}", _fmt(v)) for k, v in f.reward_parts.items()]
-        n = max(f.new_tokens, 1)
-        rows += [("stop", f.stop_reason), ("tokens/s", _fmt(f.new_tokens / max(f.elapsed_s, 1e-9), 1)),
-                 ("LM tokens / token", _fmt(f.cost.lm_tokens / n, 2)),
-                 ("reward-model tokens / token", _fmt(f.cost.reward_tokens / n, 2)), ("seed", str(f.seed))]
-    return rows
+    if f is None:
+        return "" if view.tokens else f'<div class="status">{esc(waiting)}</div>'
+    if f.stop_reason == "error":
+        return f'<div class="status error" role="alert">error: {esc(f.error or "unknown error")}</div>'
+    return f'<div class="status">stopped: {esc(f.stop_reason)} after {f.new_tokens} tokens</div>'
 
 
-def totals_markdown(view: PanelView) -> str:
-    body = "\n".join(f"| {html.escape(k)} | {html.escape(v)} |" for k, v in totals_rows(view))
-    return "| metric | value |\n|---|---|\n" + body
+def token_html(view: PanelView, lo: float, hi: float, panel: int = 0, waiting: str = "waiting...") -> str:
+    """The panel's continuation as coloured spans; each tooltip holds the token's exact numbers."""
+    notes = "".join(f'<div class="note">{esc(n)}</div>' for n in view.notes)
+    spans = "".join(token_span(t, panel, lo, hi) for t in view.tokens)
+    return (f'{request_line(view)}{notes}<div class="tokens" data-panel="{panel}">{spans}</div>'
+            f"{status_html(view, waiting)}")
 
 
-def trace_figure(views: Sequence[PanelView], labels: Sequence[str]) -> go.Figure:
-    """Reward, value, KL and entropy per step, one line per panel on shared step axes."""
-    fig = make_subplots(rows=len(TRACES), cols=1, shared_xaxes=True, vertical_spacing=0.06,
-                        subplot_titles=[title for _, title in TRACES])
-    for p, (view, label) in enumerate(zip(views, labels, strict=True)):
-        x = [t.index for t in view.tokens]
-        for row, (name, _) in enumerate(TRACES, start=1):
-            y = [getattr(t, name) for t in view.tokens]
-            if all(v is None for v in y):
-                continue
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=label,
-                                     showlegend=row == 1, line={"color": PANEL_COLORS[p % len(PANEL_COLORS)]},
-                                     marker={"size": 4}), row=row, col=1)
-    fig.update_layout(height=560, margin={"l": 40, "r": 10, "t": 40, "b": 30}, legend={"orientation": "h"})
-    fig.update_xaxes(title_text="step", row=len(TRACES), col=1)
-    return fig
+def rollout_item(r, best: bool = False) -> str:
+    """One scored rollout; `best` marks the top one of a decoder that flags none as kept (PRS)."""
+    flag = ' <b class="kept">kept</b>' if r.kept else (' <b class="kept">best</b>' if best else "")
+    where = f"round {r.group} #{r.index}" if r.step is None else f"step {r.step} cand {r.candidate} #{r.index}"
+    snippet = r.text if len(r.text) <= SNIPPET else r.text[:SNIPPET] + "…"
+    return (f'<li class="{"kept" if r.kept or best else ""}" title="{esc(r.text)}"><span class="where">'
+            f'{esc(where)}</span> reward <b>{fmt(r.reward)}</b>{flag}: <span class="rtext">{esc(snippet)}</span></li>')
+
+
+def rollouts_html(view: PanelView, limit: int = ROLLOUT_ROWS) -> str:
+    """A compact list of scored rollouts: all samples of sequence-level decoders (best-of-N, PRS),
+    the latest step's rollouts for token-level ones (CD, TQ*, DeAL)."""
+    if not view.rollouts:
+        return ""
+    latest = view.rollouts[-1].step
+    shown = view.rollouts if latest is None else [r for r in view.rollouts if r.step == latest]
+    head = (f"{len(view.rollouts)} rollouts scored" if latest is None else
+            f"{len(view.rollouts)} rollouts scored; step {latest} (click a token for the others)")
+    more = f"<li>… and {len(shown) - limit} more</li>" if len(shown) > limit else ""
+    best = None
+    if latest is None and view.done and not any(r.kept for r in shown):
+        best = max(range(len(shown)), key=lambda i: shown[i].reward)
+    items = "".join(rollout_item(r, i == best) for i, r in enumerate(shown[:limit]))
+    return f'<details class="rollouts" open><summary>{esc(head)}</summary><ol>{items}{more}</ol></details>'
+
+
+def totals_html(view: PanelView, diverges_at: int | None = None) -> str:
+    rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in totals_rows(view, diverges_at))
+    return f'<table class="totals">{rows}</table>'
+
+
+def panel_divergence(views: Sequence[PanelView]) -> list[int | None]:
+    """Per panel, the first step where it differs from panel 1 (None for panel 1 itself)."""
+    if not views:
+        return []
+    ref = [t.token_id for t in views[0].tokens]
+    out: list[int | None] = [None]
+    for v in views[1:]:
+        out.append(first_difference(ref, [t.token_id for t in v.tokens], views[0].done and v.done))
+    return out
+
+
+def summary_html(views: Sequence[PanelView], lo: float, hi: float, message: str = "") -> str:
+    """The line above the panels: divergence step, the colour legend and any status message."""
+    step = divergence_step(views)
+    done = bool(views) and all(v.done for v in views)
+    if len(views) < 2:
+        diverge = ""
+    elif step is not None:
+        diverge = f"Panels first diverge at step <b>{step}</b>. "
+    else:
+        diverge = "Panels identical so far. " if not done else "Panels produced identical tokens. "
+    legend = (f'token colour: reward of the prefix after the token, from <span style="background:'
+              f'{reward_color(lo, lo, hi)}">{lo:.2f}</span> to <span style="background:{reward_color(hi, lo, hi)}">'
+              f"{hi:.2f}</span>; hover a token for its numbers, click it to inspect the step.")
+    note = f'<div class="status">{esc(message)}</div>' if message else ""
+    prompt = ""
+    if views:
+        text = views[0].request.prompt
+        short = text if len(text) <= PROMPT_CHARS else text[:PROMPT_CHARS] + "…"
+        prompt = f'<div class="prompt-echo">prompt: <span class="ptext">{esc(short)}</span></div>'
+    return f'{prompt}<div class="legend">{diverge}{legend}</div>{note}'

@@ -1,8 +1,18 @@
-"""Settings read from environment variables (the same names locally and on a Hugging Face Space)."""
+"""Settings read from environment variables (the same names locally and on a Hugging Face Space).
+
+    PLAYGROUND_PRESET       preset loaded at start-up and selected in the UI (default: embedded)
+    PLAYGROUND_DEVICE       auto | cpu | cuda | mps
+    DATABASE_URL            storage URL (default: a SQLite file under storage/)
+    PLAYGROUND_CONCURRENCY  runs decoding at the same time (default 1: one accelerator, shared)
+    PLAYGROUND_QUEUE_SIZE   requests waiting at most in the queue (default 64)
+    PLAYGROUND_GPU_SECONDS  ZeroGPU time asked for per run (default 120)
+    GRADIO_SERVER_NAME, GRADIO_SERVER_PORT (or PORT)
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -12,18 +22,22 @@ class Settings:
     device: str = "auto"
     database_url: str | None = None
     concurrency: int = 1
+    queue_size: int = 64
+    gpu_seconds: int = 120
     server_name: str = "127.0.0.1"
     server_port: int = 7860
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)
         space = "SPACE_ID" in env  # on a Space, listen on every interface
         return cls(
             preset=env.get("PLAYGROUND_PRESET", cls.preset),
             device=env.get("PLAYGROUND_DEVICE", cls.device),
             database_url=env.get("DATABASE_URL"),
-            concurrency=int(env.get("PLAYGROUND_CONCURRENCY", cls.concurrency)),
+            concurrency=max(1, int(env.get("PLAYGROUND_CONCURRENCY", cls.concurrency))),
+            queue_size=max(1, int(env.get("PLAYGROUND_QUEUE_SIZE", cls.queue_size))),
+            gpu_seconds=max(1, int(env.get("PLAYGROUND_GPU_SECONDS", cls.gpu_seconds))),
             server_name=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if space else cls.server_name),
             server_port=int(env.get("GRADIO_SERVER_PORT", env.get("PORT", cls.server_port))),
         )

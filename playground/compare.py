@@ -1,0 +1,277 @@
+"""The Compare tab: one prompt, two to four panels of decoders streaming side by side.
+
+Lays out the shared inputs (prompt, example prompts, preset, panel count, length, seed, reward
+weights), the panels (`playground.panels`), the summary line, the live plots and the token
+inspector, and wires their events. Handlers are short: they read widgets into requests
+(`playground.requests`), stream them through `run_panels`, and hand the views to the renderers
+(`render`, `traces`, `inspector`). Services (engine, settings, the session's runs) are injected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from backends.decoders import GenerationRequest
+from backends.engine import Engine
+from playground.gpu import on_accelerator
+from playground.inspector import inspector_html
+from playground.panels import (
+    PanelWidgets,
+    RewardWidgets,
+    about_decoder,
+    panel_block,
+    panel_choice,
+    reward_block,
+    shared_choice,
+)
+from playground.prompts import examples
+from playground.render import (
+    panel_divergence,
+    panel_label,
+    reward_range,
+    rollouts_html,
+    summary_html,
+    token_html,
+    totals_html,
+)
+from playground.requests import all_rewards, build_requests, rewards_for
+from playground.runner import PanelView, Runs, session_stream
+from playground.settings import Settings
+from playground.traces import reward_kl_figure, trace_figure
+
+log = logging.getLogger(__name__)
+MAX_PANELS = 4
+EVERY_TOKENS, EVERY_MS = 4, 250.0  # UI refresh: whichever comes first
+
+
+@dataclass
+class CompareHooks:
+    """Seams for features added later (the Arena, storage, votes), so they need no change here.
+
+    `on_finished(views)` runs when every panel finished (e.g. store the generations); what it
+    returns is kept in `CompareTab.record` (e.g. generation ids for a vote). `below_panels`
+    builders are called inside the row under the panels (e.g. a Vote control for two panels).
+    """
+
+    on_finished: Callable[[list[PanelView]], Any] | None = None
+    below_panels: Sequence[Callable[[CompareTab], None]] = ()
+
+
+@dataclass
+class CompareTab:
+    prompt: gr.Textbox
+    example: gr.Dropdown
+    preset: gr.Dropdown
+    preset_about: gr.Markdown
+    count: gr.Radio
+    max_new: gr.Slider
+    seed: gr.Number
+    run: gr.Button
+    stop: gr.Button
+    rewards: RewardWidgets
+    panels: list[PanelWidgets]
+    summary: gr.HTML
+    below_panels: gr.Row
+    traces: gr.Plot
+    reward_kl: gr.Plot
+    insp_panel: gr.Number
+    insp_step: gr.Number
+    insp_button: gr.Button
+    inspector: gr.HTML
+    views: gr.State  # the run's PanelViews, for the inspector (and a vote)
+    record: gr.State  # what `CompareHooks.on_finished` returned for the last run
+
+    def run_inputs(self) -> set:
+        shared = {self.prompt, self.preset, self.count, self.max_new, self.seed, *self.rewards.weights.values(),
+                  *(c for cs in self.rewards.settings.values() for c in cs)}
+        return shared.union(*(p.inputs() for p in self.panels))
+
+    def run_outputs(self) -> list:
+        per_panel = [c for p in self.panels for c in (p.tokens, p.details)]
+        return [*per_panel, self.summary, self.traces, self.reward_kl, self.views, self.record]
+
+
+def render_views(tab: CompareTab, views: list[PanelView], message: str = "") -> dict:
+    """Every output of a run for the current views (hidden panels are cleared)."""
+    lo, hi = reward_range(views)
+    labels = [panel_label(i, v) for i, v in enumerate(views)]
+    diverge = panel_divergence(views)
+    out: dict = {tab.summary: summary_html(views, lo, hi, message), tab.views: views,
+                 tab.traces: trace_figure(views, labels), tab.reward_kl: reward_kl_figure(views, labels)}
+    for i, panel in enumerate(tab.panels):
+        if i < len(views):
+            v = views[i]
+            out |= {panel.tokens: token_html(v, lo, hi, i, message or "starting..."),
+                    panel.details: totals_html(v, diverge[i]) + rollouts_html(v)}
+        else:
+            out |= {panel.tokens: "", panel.details: ""}
+    return out
+
+
+def _layout_inputs(engine: Engine, preset_name: str) -> dict:
+    preset = engine.preset(preset_name)
+    with gr.Row():
+        with gr.Column(scale=3):
+            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Write a review of the film ...",
+                                elem_id="prompt")
+            example = gr.Dropdown(choices=examples(preset.prompt_sets), value=None, label="Example prompts",
+                                  elem_id="example")
+            with gr.Row():
+                run = gr.Button("Run", variant="primary", elem_id="run")
+                stop = gr.Button("Stop", variant="stop", elem_id="stop")
+        with gr.Column(scale=2):
+            preset_dd = gr.Dropdown(choices=sorted(engine.presets), value=preset_name, label="Preset",
+                                    elem_id="preset")
+            preset_about = gr.Markdown(preset.description)
+            with gr.Row():
+                count = gr.Radio([2, 3, 4], value=2, label="panels", elem_id="panel-count")
+                max_new = gr.Slider(1, 512, value=preset.max_new_tokens, step=1, label="max new tokens",
+                                    elem_id="max-new")
+                seed = gr.Number(value=0, precision=0, minimum=0, label="seed", elem_id="seed")
+    with gr.Accordion("Reward weights and settings (shared; 0 = off; a panel may override the weights)",
+                      open=False, elem_id="rewards"):
+        rewards = reward_block(all_rewards(engine.presets.values()), preset)
+    return dict(prompt=prompt, example=example, preset=preset_dd, preset_about=preset_about, count=count,
+                max_new=max_new, seed=seed, run=run, stop=stop, rewards=rewards)
+
+
+def _layout_analysis() -> dict:
+    with gr.Row():
+        with gr.Column(scale=3):
+            traces = gr.Plot(label="Per-token traces", elem_id="traces")
+        with gr.Column(scale=2):
+            reward_kl = gr.Plot(label="Reward vs KL", elem_id="reward-kl")
+            gr.Markdown("**Token inspector**: click a token in a panel, or pick a panel and a step.")
+            with gr.Row():
+                insp_panel = gr.Number(value=1, precision=0, minimum=1, maximum=MAX_PANELS, label="panel",
+                                       elem_id="inspect-panel")
+                insp_step = gr.Number(value=0, precision=0, minimum=0, label="step", elem_id="inspect-step")
+                insp_button = gr.Button("Inspect", elem_id="inspect")
+            inspector = gr.HTML(elem_id="inspector", js_on_load=None)
+    return dict(traces=traces, reward_kl=reward_kl, insp_panel=insp_panel, insp_step=insp_step,
+                insp_button=insp_button, inspector=inspector)
+
+
+def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: CompareHooks | None = None
+                      ) -> CompareTab:
+    """Lay out the tab and wire its events (call inside a `gr.Tab`)."""
+    hooks = hooks or CompareHooks()
+    preset_name = settings.preset if settings.preset in engine.presets else sorted(engine.presets)[0]
+    inputs = _layout_inputs(engine, preset_name)
+    summary = gr.HTML(elem_id="summary", js_on_load=None)
+    names = all_rewards(engine.presets.values())
+    with gr.Row(equal_height=False, elem_id="panels"):
+        panels = [panel_block(i, names, engine.preset(preset_name), visible=i < 2) for i in range(MAX_PANELS)]
+    with gr.Row(elem_id="below-panels") as below:
+        pass
+    tab = CompareTab(**inputs, panels=panels, summary=summary, below_panels=below, **_layout_analysis(),
+                     views=gr.State([]), record=gr.State(None))
+    _wire_form(tab, engine)
+    _wire_run(tab, engine, settings, runs, hooks)
+    _wire_inspector(tab)
+    with below:
+        for build in hooks.below_panels:
+            build(tab)
+    return tab
+
+
+def _wire_form(tab: CompareTab, engine: Engine) -> None:
+    names = list(tab.rewards.weights)
+
+    def on_preset(name: str) -> dict:
+        preset = engine.preset(name)
+        offered = rewards_for(preset)
+        out = {tab.preset_about: preset.description, tab.max_new: preset.max_new_tokens,
+               tab.example: gr.update(choices=examples(preset.prompt_sets), value=None)}
+        for n in names:
+            default = preset.default_rewards.get(n, 0.0)
+            out[tab.rewards.boxes[n]] = gr.update(visible=n in offered)
+            out[tab.rewards.weights[n]] = gr.update(value=default)
+            out |= {p.weights[n]: gr.update(visible=n in offered, value=default) for p in tab.panels}
+        return out
+
+    preset_outputs = [tab.preset_about, tab.max_new, tab.example, *tab.rewards.boxes.values(),
+                      *tab.rewards.weights.values(), *(s for p in tab.panels for s in p.weights.values())]
+    # Form updates skip the queue: they stay instant while runs wait for the accelerator.
+    tab.preset.change(on_preset, tab.preset, preset_outputs, queue=False)
+    keywords = tab.rewards.settings.get("keywords")
+    if keywords:
+        tab.example.change(pick_example, tab.example, [tab.prompt, keywords[0]], queue=False)
+    else:
+        tab.example.change(lambda choice: pick_example(choice)[0], tab.example, tab.prompt, queue=False)
+    tab.count.change(lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_PANELS)], tab.count,
+                     [p.column for p in tab.panels], queue=False)
+    for panel in tab.panels:
+        panel.decoder.change(_decoder_switch(panel), panel.decoder, [panel.about, *panel.groups.values()],
+                             queue=False)
+        panel.override.change(lambda on: gr.update(visible=on), panel.override, panel.override_box, queue=False)
+
+
+def _decoder_switch(panel: PanelWidgets) -> Callable[[str], list]:
+    def switch(name: str) -> list:
+        return [about_decoder(name), *(gr.update(visible=n == name) for n in panel.groups)]
+
+    return switch
+
+
+def pick_example(choice: str | None) -> tuple:
+    """An example prompt (a JSON line of a prompt set) -> the prompt box and the keywords box."""
+    if not choice:
+        return gr.update(), gr.update()
+    item = json.loads(choice)
+    return item["prompt"], ", ".join(item.get("keywords", []))
+
+
+def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, hooks: CompareHooks) -> None:
+    def stream(requests: list[GenerationRequest], session: str) -> Iterator[dict]:
+        views: list[PanelView] = []
+        for views, message in session_stream(engine, runs, session, requests, EVERY_TOKENS, EVERY_MS):
+            yield render_views(tab, views, message)
+        if hooks.on_finished is not None and views and all(v.done for v in views):
+            yield {tab.record: hooks.on_finished(views)}
+
+    stream_on_gpu = on_accelerator(stream, settings.gpu_seconds)
+
+    def run(data: dict, request: gr.Request) -> Iterator[dict]:
+        preset = data[tab.preset]
+        offered = rewards_for(engine.preset(preset))
+        shared = shared_choice(tab.rewards, data, offered, prompt=data[tab.prompt], preset=preset,
+                               seed=data[tab.seed], max_new_tokens=data[tab.max_new])
+        panels = [panel_choice(p, data, offered) for p in tab.panels[:int(data[tab.count])]]
+        log.info("run: %s", ", ".join(p.decoder for p in panels))
+        yield from stream_on_gpu(build_requests(shared, panels), _session(request))
+
+    def stop(request: gr.Request) -> None:
+        runs.stop(_session(request))
+
+    # A second Run supersedes the one still streaming: `stop` (outside the queue) ends it within a
+    # step, and "always_last" makes the browser start the new run once the old one has ended
+    # (the default, "once", would drop a trigger that arrives while the old run is pending).
+    tab.run.click(stop, None, None, queue=False).then(
+        run, tab.run_inputs(), tab.run_outputs(), concurrency_limit=settings.concurrency,
+        concurrency_id="accelerator", show_progress="minimal", trigger_mode="always_last")
+    tab.stop.click(stop, None, None, queue=False)
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or ""
+
+
+def _wire_inspector(tab: CompareTab) -> None:
+    def show(panel: float | None, step: float | None, views: list[PanelView]) -> str:
+        return inspector_html(views, int(panel or 1) - 1, int(step or 0))
+
+    def picked(evt: gr.EventData) -> tuple[int, int]:
+        return int(evt.panel) + 1, int(evt.step)
+
+    inspect_inputs = [tab.insp_panel, tab.insp_step, tab.views]
+    tab.insp_button.click(show, inspect_inputs, tab.inspector, queue=False)
+    for panel in tab.panels:
+        panel.tokens.inspect(picked, None, [tab.insp_panel, tab.insp_step], queue=False).then(
+            show, inspect_inputs, tab.inspector, queue=False)

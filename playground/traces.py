@@ -1,0 +1,79 @@
+"""Plotly figures of the per-token traces: reward, value, KL, entropy, and reward against running KL.
+
+One line per panel, in the panel's colour, on shared step axes. The titles say what each trace
+is (an outcome reward applied to a prefix is not a value function). Pure: views in, figures
+out; nothing here knows Gradio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from playground.metrics import reward_vs_kl
+from playground.runner import PanelView
+
+PANEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+TRACES = (
+    ("reward", "reward of the prefix: an outcome reward applied to a prefix is not a value function"),
+    ("value", "value: the decoder's selection estimate (rollout return, lookahead score)"),
+    ("kl", "KL(decoder ‖ base) at the step"),
+    ("entropy", "entropy of the base distribution"),
+)
+
+
+def color(panel: int) -> str:
+    return PANEL_COLORS[panel % len(PANEL_COLORS)]
+
+
+def trace_figure(views: Sequence[PanelView], labels: Sequence[str]) -> go.Figure:
+    """Reward, value, KL and entropy per step, one line per panel on shared step axes."""
+    fig = make_subplots(rows=len(TRACES), cols=1, shared_xaxes=True, vertical_spacing=0.07,
+                        subplot_titles=[title for _, title in TRACES])
+    for p, (view, label) in enumerate(zip(views, labels, strict=True)):
+        x = [t.index for t in view.tokens]
+        for row, (name, _) in enumerate(TRACES, start=1):
+            y = [getattr(t, name) for t in view.tokens]
+            if not y or all(v is None for v in y):
+                continue
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=label,
+                                     showlegend=row == 1, line={"color": color(p), "width": 1.5},
+                                     marker={"size": 4}, connectgaps=False,
+                                     hovertemplate=f"{label}<br>step %{{x}}<br>{name} %{{y:.4f}}<extra></extra>"),
+                          row=row, col=1)
+    fig.update_layout(height=620, margin={"l": 45, "r": 10, "t": 40, "b": 35},
+                      legend={"orientation": "h", "y": -0.08}, uirevision="traces")
+    fig.update_annotations(font_size=11)
+    fig.update_xaxes(title_text="step", row=len(TRACES), col=1)
+    return fig
+
+
+def reward_kl_figure(views: Sequence[PanelView], labels: Sequence[str]) -> go.Figure:
+    """Reward of the prefix against the running sum of KL: what each panel paid for its reward.
+
+    The final record's reward (the whole continuation) is marked with a star at the total KL.
+    """
+    fig = go.Figure()
+    for p, (view, label) in enumerate(zip(views, labels, strict=True)):
+        xs, ys = reward_vs_kl(view)
+        if xs:
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, legendgroup=label,
+                                     line={"color": color(p), "width": 1.5}, marker={"size": 4},
+                                     hovertemplate=f"{label}<br>KL so far %{{x:.3f}}<br>reward %{{y:.4f}}"
+                                                   "<extra></extra>"))
+        f = view.finished
+        if f is not None and f.reward is not None and view.tokens:
+            total_kl = sum(t.kl for t in view.tokens)
+            fig.add_trace(go.Scatter(x=[total_kl], y=[f.reward], mode="markers", name=f"{label} final",
+                                     legendgroup=label, showlegend=False,
+                                     marker={"symbol": "star", "size": 13, "color": color(p)},
+                                     hovertemplate=f"{label} final<br>KL %{{x:.3f}}<br>reward %{{y:.4f}}"
+                                                   "<extra></extra>"))
+    fig.update_layout(height=320, margin={"l": 45, "r": 10, "t": 40, "b": 40}, uirevision="reward-kl",
+                      title={"text": "reward of the prefix vs cumulative KL to base (★ final)", "font": {"size": 12}},
+                      legend={"orientation": "h", "y": -0.25})
+    fig.update_xaxes(title_text="cumulative KL(decoder ‖ base)")
+    fig.update_yaxes(title_text="reward")
+    return fig

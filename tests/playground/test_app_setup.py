@@ -1,0 +1,109 @@
+"""Settings from the environment, ZeroGPU wrapping, model warm-up reporting, the page's structure."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import types
+
+import gradio as gr
+
+from backends.presets import Preset
+from backends.rewards import RewardModelRef
+from playground.compare import CompareHooks, render_views
+from playground.gpu import on_accelerator
+from playground.loading import warm_at_startup
+from playground.settings import Settings
+from playground.ui import TABS, TabSpec, build_ui, launch_kwargs
+from tests.playground.fakes import FakeEngine, scripts, view
+
+
+def test_settings_from_env_locally_and_on_a_space():
+    local = Settings.from_env({})
+    assert (local.preset, local.server_name, local.server_port, local.concurrency) == ("embedded", "127.0.0.1",
+                                                                                        7860, 1)
+    space = Settings.from_env({"SPACE_ID": "me/app", "PORT": "8080", "PLAYGROUND_PRESET": "gpt2-imdb",
+                               "DATABASE_URL": "postgresql://x", "PLAYGROUND_CONCURRENCY": "2"})
+    assert (space.server_name, space.server_port, space.preset) == ("0.0.0.0", 8080, "gpt2-imdb")
+    assert space.database_url == "postgresql://x" and space.concurrency == 2
+
+
+def test_on_accelerator_is_a_no_op_without_spaces(monkeypatch):
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import spaces -> ImportError
+
+    def fn():
+        return 1
+
+    assert on_accelerator(fn) is fn
+
+
+def test_on_accelerator_uses_spaces_gpu_when_present(monkeypatch):
+    calls = []
+
+    def gpu(duration=None):
+        calls.append(duration)
+        return lambda f: ("wrapped", f)
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=gpu))
+
+    def fn():
+        return 1
+
+    assert on_accelerator(fn, 60) == ("wrapped", fn) and calls == [60]
+
+
+def test_warm_at_startup_logs_percentages_and_survives_a_missing_model(caplog):
+    caplog.set_level(logging.INFO, logger="playground.loading")
+    assert warm_at_startup(FakeEngine(scripts()), "fake")
+    assert "[  0%] loading policy model tiny" in caplog.text and "[100%] ready" in caplog.text
+    assert not warm_at_startup(FakeEngine(scripts(), warm_error=OSError("no zoo")), "embedded")
+    assert "no zoo" in caplog.text
+
+
+class _Presets(FakeEngine):
+    """A fake engine that also answers what the UI asks of presets."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.presets = {"fake": Preset(name="fake", description="tiny", policy="p", default_rewards={"sentiment": 1.0},
+                                       reward_models={"sentiment": RewardModelRef("rm")})}
+
+    def preset(self, name):
+        return self.presets[name]
+
+
+def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
+    built, extra = [], []
+    hooks = CompareHooks(below_panels=[lambda tab: built.append(gr.Button("Vote A", elem_id="vote-a"))])
+    tabs = (*TABS, TabSpec("Arena", lambda services: extra.append(services), "arena"))
+    demo = build_ui(_Presets(scripts()), Settings(preset="fake", concurrency=1), tabs=tabs, compare_hooks=hooks)
+    ids = {b.elem_id for b in demo.blocks.values()}
+    assert {"tab-compare", "tab-arena", "prompt", "run", "stop", "panel-count", "inspect", "traces", "reward-kl",
+            "vote-a", "weight-sentiment", "p1-prs-preference", "tokens-3"} <= ids
+    assert len(built) == 1 and extra[0].settings.preset == "fake"
+    run = next(fn for fn in demo.fns.values() if fn.concurrency_id == "accelerator")
+    assert run.concurrency_limit == 1
+    assert launch_kwargs(Settings())["css"]
+
+
+def test_render_views_fills_every_output_and_clears_hidden_panels():
+    demo_tab = {}
+    hooks = CompareHooks(below_panels=[lambda tab: demo_tab.setdefault("tab", tab)])
+    build_ui(_Presets(scripts()), Settings(preset="fake"), compare_hooks=hooks)
+    tab = demo_tab["tab"]
+    out = render_views(tab, [view([1, 2]), view([1, 3])], "")
+    assert set(out) == set(tab.run_outputs()) - {tab.record}
+    assert out[tab.panels[3].tokens] == "" and 'data-step="1"' in out[tab.panels[1].tokens]
+
+
+def test_pick_example_fills_the_prompt_and_its_keywords():
+    import json
+
+    from playground.compare import pick_example
+    from playground.prompts import examples
+
+    item = {"prompt": "Use dog and park.", "keywords": ["dog", "park"]}
+    assert pick_example(json.dumps(item)) == ("Use dog and park.", "dog, park")
+    assert pick_example(json.dumps({"prompt": "Hi"})) == ("Hi", "")
+    label, value = examples(("keywords",), per_set=1)[0]
+    assert label.startswith("[keywords] ") and json.loads(value)["prompt"]
