@@ -1,10 +1,11 @@
-"""Composition root: read settings, build the Engine and the UI, launch. No logic lives here.
+"""Composition root: read settings, build the Engine, open the Store, build the UI, launch. No logic lives here.
 
 The same file runs locally and as a Hugging Face Space (settings from environment variables,
 see playground/settings.py; ZeroGPU is used when the `spaces` package is present).
 
-    python app.py                      # http://127.0.0.1:7860, embedded zoo preset
+    python app.py                      # http://127.0.0.1:7860, embedded zoo preset, votes in storage/playground.db
     PLAYGROUND_PRESET=gpt2-imdb python app.py
+    DATABASE_URL=postgresql+psycopg://user@host/db python app.py
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from backends.engine import Engine
 from playground.loading import warm_at_startup
 from playground.settings import Settings
-from playground.ui import build_ui, launch_kwargs
+from playground.ui import build_ui, launch_kwargs, open_store
 
 log = logging.getLogger("app")
 
@@ -27,7 +28,8 @@ def main() -> None:
     settings = Settings.from_env()
     engine = Engine(device=settings.device)
     warm_at_startup(engine, settings.preset)
-    demo = build_ui(engine, settings)
+    store, store_note = open_store(settings.database_url)
+    demo = build_ui(engine, settings, store=store, store_note=store_note)
     demo.launch(**launch_kwargs(settings))
 
 

@@ -22,3 +22,9 @@ def examples(names: tuple[str, ...], per_set: int = 8) -> list[tuple[str, str]]:
         for item in load_prompt_set(name)[:per_set]:
             out.append((f"[{name}] {item['prompt']}", json.dumps(item)))
     return out
+
+
+def prompt_sets(first: tuple[str, ...] = (), folder: Path = PROMPTS_DIR) -> list[str]:
+    """Names of the prompt sets under `folder`, those in `first` (a preset's) leading."""
+    found = sorted(p.stem for p in folder.glob("*.jsonl")) if folder.is_dir() else []
+    return [n for n in first if n in found] + [n for n in found if n not in first]

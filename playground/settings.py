@@ -3,6 +3,7 @@
     PLAYGROUND_PRESET       preset loaded at start-up and selected in the UI (default: embedded)
     PLAYGROUND_DEVICE       auto | cpu | cuda | mps
     DATABASE_URL            storage URL (default: a SQLite file under storage/)
+    PLAYGROUND_ARENA_POOL   JSON file of the arena's decoder configurations (default: assets/arena/pool.json)
     PLAYGROUND_CONCURRENCY  runs decoding at the same time (default 1: one accelerator, shared)
     PLAYGROUND_QUEUE_SIZE   requests waiting at most in the queue (default 64)
     PLAYGROUND_GPU_SECONDS  ZeroGPU time asked for per run (default 120)
@@ -21,6 +22,7 @@ class Settings:
     preset: str = "embedded"
     device: str = "auto"
     database_url: str | None = None
+    arena_pool: str | None = None
     concurrency: int = 1
     queue_size: int = 64
     gpu_seconds: int = 120
@@ -35,6 +37,7 @@ class Settings:
             preset=env.get("PLAYGROUND_PRESET", cls.preset),
             device=env.get("PLAYGROUND_DEVICE", cls.device),
             database_url=env.get("DATABASE_URL"),
+            arena_pool=env.get("PLAYGROUND_ARENA_POOL") or None,
             concurrency=max(1, int(env.get("PLAYGROUND_CONCURRENCY", cls.concurrency))),
             queue_size=max(1, int(env.get("PLAYGROUND_QUEUE_SIZE", cls.queue_size))),
             gpu_seconds=max(1, int(env.get("PLAYGROUND_GPU_SECONDS", cls.gpu_seconds))),

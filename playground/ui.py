@@ -1,10 +1,11 @@
 """The Gradio page: a header and one tab per feature, composed from tab builders.
 
 `build_ui` creates the shared services (the engine and settings it is given, the per-session
-run flags, an optional store) and calls each builder of `TABS` inside its own `gr.Tab`. The
-Compare tab is the first; the Arena and the Leaderboard are added by appending their builders
-to `TABS` (or passing `tabs=`), with no change to the Compare tab. Queue limits are set here so
-that every way of launching shares one accelerator safely. No module-level mutable state.
+run flags, an optional store, the annotator id box in the header) and calls each builder of
+`TABS` inside its own `gr.Tab`: Compare, then the Arena (blind votes) and the Leaderboard. With a
+store, the Compare tab also gets a Vote control through its `CompareHooks`; without one the
+Arena and the Leaderboard say why they are off. Queue limits are set here so that every way of
+launching shares one accelerator safely. No module-level mutable state.
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ from typing import Any
 import gradio as gr
 
 from backends.engine import Engine
+from playground.arena import build_arena_tab
 from playground.compare import CompareHooks, build_compare_tab
+from playground.compare_vote import vote_hooks
+from playground.identity import annotator_box, wire_identity
+from playground.leaderboard import build_leaderboard_tab
 from playground.runner import Runs
 from playground.settings import Settings
+from storage import Store
+from storage.render import markdown_text
 
 log = logging.getLogger(__name__)
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "playground.css"
+HEADER = ("## Decoder playground\nDecoding-time alignment decoders side by side: type a prompt, pick decoders and "
+          "reward weights, press **Run**, then click any token to see why it won. Judge blind pairs in the "
+          "**Arena**; the **Leaderboard** ranks the configurations from the votes.")
+NO_STORE = "No database is configured: start the app with `python app.py` (SQLite under storage/) or set DATABASE_URL."
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,11 @@ class Services:
     engine: Engine
     settings: Settings
     runs: Runs = field(default_factory=Runs)
-    store: Any = None  # storage for generations and votes (the Arena and Leaderboard tabs)
+    store: Store | None = None  # generations and votes (the Arena, the Leaderboard, Compare's Vote control)
     compare_hooks: CompareHooks = field(default_factory=CompareHooks)
+    annotator: gr.Textbox | None = None  # the header's annotator id (only with a store)
+    page: gr.Blocks | None = None  # for page-load events
+    store_note: str = NO_STORE  # why there is no store, shown by the tabs that need one
 
 
 @dataclass(frozen=True)
@@ -48,25 +62,52 @@ def compare_tab(services: Services) -> Any:
     return build_compare_tab(services.engine, services.settings, services.runs, services.compare_hooks)
 
 
-# The page's tabs, in order. The Arena (blind A/B votes) and the Leaderboard (Bradley-Terry
-# ranking of decoder configurations) are added here as TabSpec("Arena", build_arena, "arena"),
-# TabSpec("Leaderboard", build_leaderboard, "leaderboard").
-TABS: tuple[TabSpec, ...] = (TabSpec("Compare", compare_tab, "compare"),)
+def arena_tab(services: Services) -> Any:
+    return build_arena_tab(services)
 
 
-def build_ui(engine: Engine, settings: Settings, *, store: Any = None, tabs: Sequence[TabSpec] = TABS,
-             compare_hooks: CompareHooks | None = None) -> gr.Blocks:
-    services = Services(engine, settings, store=store, compare_hooks=compare_hooks or CompareHooks())
+def leaderboard_tab(services: Services) -> Any:
+    return build_leaderboard_tab(services)
+
+
+# The page's tabs, in order.
+TABS: tuple[TabSpec, ...] = (TabSpec("Compare", compare_tab, "compare"), TabSpec("Arena", arena_tab, "arena"),
+                             TabSpec("Leaderboard", leaderboard_tab, "leaderboard"))
+
+
+def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, tabs: Sequence[TabSpec] = TABS,
+             compare_hooks: CompareHooks | None = None, store_note: str = NO_STORE) -> gr.Blocks:
     with gr.Blocks(title="Decoder playground") as demo:
-        gr.Markdown("## Decoder playground\nDecoding-time alignment decoders side by side: type a prompt, pick "
-                    "decoders and reward weights, press **Run**, then click any token to see why it won.",
-                    elem_id="header")
+        with gr.Row(equal_height=True, elem_id="header-row"):
+            gr.Markdown(HEADER, elem_id="header", scale=3)
+            annotator = annotator_box() if store is not None else None
+        if annotator is not None:
+            wire_identity(demo, annotator)
+        if compare_hooks is None and store is not None:
+            compare_hooks = vote_hooks(store, annotator, engine.presets)
+        services = Services(engine, settings, store=store, compare_hooks=compare_hooks or CompareHooks(),
+                            annotator=annotator, page=demo, store_note=store_note)
         with gr.Tabs(elem_id="tabs"):
             for spec in tabs:
                 with gr.Tab(spec.label, id=spec.id, elem_id=f"tab-{spec.id}"):
                     spec.build(services)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     return demo
+
+
+def open_store(url: str | None) -> tuple[Store | None, str]:
+    """The store at `url` (None: DATABASE_URL, else storage/playground.db), migrated; (None, why) on failure.
+
+    A database that cannot be opened turns voting off (the tabs that need it say why) instead of
+    stopping the app: the Compare tab works without one.
+    """
+    try:
+        store = Store.open(url)
+    except Exception as e:  # a bad URL, an unreachable server, a failed migration: all reported the same way
+        log.error("no database, voting is off: %s", e)
+        return None, f"The database could not be opened: {markdown_text(str(e))}"
+    log.info("votes and generations are stored in %s", store.url)
+    return store, ""
 
 
 def load_css() -> str:

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 
 from backends.decoders import GenerationRequest
 from backends.events import Candidate, Cost, Event, Finished, Note, Rollout, TokenStep
+from backends.presets import Preset
+from backends.rewards import RewardModelRef
 from playground.runner import PanelView
 
 
@@ -87,3 +89,15 @@ def scripts() -> dict[str, list[Event]]:
         "args": [Note("a note"), *events_for([1, 2, 9, 9])],
         "boom": [first, finished([first], reward=None, stop="error", error="RuntimeError: boom")],
     }
+
+
+class PresetEngine(FakeEngine):
+    """A fake engine that also answers what the UI asks of presets (one, "fake")."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.presets = {"fake": Preset(name="fake", description="tiny", policy="p", default_rewards={"sentiment": 1.0},
+                                       reward_models={"sentiment": RewardModelRef("rm")})}
+
+    def preset(self, name: str) -> Preset:
+        return self.presets[name]

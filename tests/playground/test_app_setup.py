@@ -8,14 +8,12 @@ import types
 
 import gradio as gr
 
-from backends.presets import Preset
-from backends.rewards import RewardModelRef
 from playground.compare import CompareHooks, render_views
 from playground.gpu import on_accelerator
 from playground.loading import warm_at_startup
 from playground.settings import Settings
 from playground.ui import TABS, TabSpec, build_ui, launch_kwargs
-from tests.playground.fakes import FakeEngine, scripts, view
+from tests.playground.fakes import FakeEngine, PresetEngine, scripts, view
 
 
 def test_settings_from_env_locally_and_on_a_space():
@@ -26,6 +24,7 @@ def test_settings_from_env_locally_and_on_a_space():
                                "DATABASE_URL": "postgresql://x", "PLAYGROUND_CONCURRENCY": "2"})
     assert (space.server_name, space.server_port, space.preset) == ("0.0.0.0", 8080, "gpt2-imdb")
     assert space.database_url == "postgresql://x" and space.concurrency == 2
+    assert local.arena_pool is None and Settings.from_env({"PLAYGROUND_ARENA_POOL": "p.json"}).arena_pool == "p.json"
 
 
 def test_on_accelerator_is_a_no_op_without_spaces(monkeypatch):
@@ -60,25 +59,14 @@ def test_warm_at_startup_logs_percentages_and_survives_a_missing_model(caplog):
     assert "no zoo" in caplog.text
 
 
-class _Presets(FakeEngine):
-    """A fake engine that also answers what the UI asks of presets."""
-
-    def __init__(self, *args, **kw):
-        super().__init__(*args, **kw)
-        self.presets = {"fake": Preset(name="fake", description="tiny", policy="p", default_rewards={"sentiment": 1.0},
-                                       reward_models={"sentiment": RewardModelRef("rm")})}
-
-    def preset(self, name):
-        return self.presets[name]
-
-
 def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
     built, extra = [], []
     hooks = CompareHooks(below_panels=[lambda tab: built.append(gr.Button("Vote A", elem_id="vote-a"))])
-    tabs = (*TABS, TabSpec("Arena", lambda services: extra.append(services), "arena"))
-    demo = build_ui(_Presets(scripts()), Settings(preset="fake", concurrency=1), tabs=tabs, compare_hooks=hooks)
+    tabs = (*TABS, TabSpec("Extra", lambda services: extra.append(services), "extra"))
+    demo = build_ui(PresetEngine(scripts()), Settings(preset="fake", concurrency=1), tabs=tabs, compare_hooks=hooks)
     ids = {b.elem_id for b in demo.blocks.values()}
-    assert {"tab-compare", "tab-arena", "prompt", "run", "stop", "panel-count", "inspect", "traces", "reward-kl",
+    assert {"tab-compare", "tab-arena", "tab-leaderboard", "tab-extra", "arena-off", "lb-off", "prompt", "run",
+            "stop", "panel-count", "inspect", "traces", "reward-kl",
             "vote-a", "weight-sentiment", "p1-prs-preference", "tokens-3"} <= ids
     assert len(built) == 1 and extra[0].settings.preset == "fake"
     run = next(fn for fn in demo.fns.values() if fn.concurrency_id == "accelerator")
@@ -89,7 +77,7 @@ def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
 def test_render_views_fills_every_output_and_clears_hidden_panels():
     demo_tab = {}
     hooks = CompareHooks(below_panels=[lambda tab: demo_tab.setdefault("tab", tab)])
-    build_ui(_Presets(scripts()), Settings(preset="fake"), compare_hooks=hooks)
+    build_ui(PresetEngine(scripts()), Settings(preset="fake"), compare_hooks=hooks)
     tab = demo_tab["tab"]
     out = render_views(tab, [view([1, 2]), view([1, 3])], "")
     assert set(out) == set(tab.run_outputs()) - {tab.record}

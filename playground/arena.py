@@ -1,0 +1,206 @@
+"""The Arena tab: blind battles between two decoder configurations, judged by annotators.
+
+Lays out the guidelines, the prompt choice (a prompt set, or a typed prompt), the two blind
+sides, the vote buttons with a one-line rationale and the annotator's progress, and wires them:
+Next battle shows a stored battle waiting for votes, or plans a new one
+(`playground.battles.Arena`), streams both sides through `session_stream` (the Compare tab's
+runner), then stores them and opens the vote; one vote
+handler is bound per choice. Keys 1/2/3/4 (or A/B/T/X) vote and N starts the next battle when
+the focus is not in a text box. Without a store, or with a pool that cannot be read, the tab
+shows why instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from playground.arena_render import GUIDELINES, WAITING, prompt_html, side_html, status_html, verdict_text
+from playground.battles import READY, Arena, ArenaBattle
+from playground.gpu import on_accelerator
+from playground.pool import PoolError, load_pool
+from playground.prompts import load_prompt_set, prompt_sets
+from playground.runner import PanelView, session_stream
+from playground.votes import progress_line
+from storage import StoreError
+from storage.render import html_text
+
+log = logging.getLogger(__name__)
+EVERY_TOKENS, EVERY_MS = 4, 250.0
+VOTE_BUTTONS = (("left", "A is better  [1]"), ("right", "B is better  [2]"), ("tie", "Tie  [3]"),
+                ("both_bad", "Both bad  [4]"))
+# One document-wide listener (installed once): a key clicks its button when that button is on
+# screen and enabled, so keys and clicks share one handler and the buttons' locking.
+KEYS_JS = """
+if (!window.__arenaKeys) {
+  window.__arenaKeys = true;
+  const ids = {'1': 'left', 'a': 'left', '2': 'right', 'b': 'right', '3': 'tie', 't': 'tie',
+               '4': 'both_bad', 'x': 'both_bad'};
+  document.addEventListener('keydown', (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    const target = event.target;
+    if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
+    const key = (event.key || '').toLowerCase();
+    const id = key === 'n' ? 'arena-next' : (ids[key] ? 'arena-vote-' + ids[key] : null);
+    const button = id && document.getElementById(id);
+    if (!button || button.disabled || button.offsetParent === null) return;
+    event.preventDefault();
+    button.click();
+  });
+}
+"""
+
+
+@dataclass
+class ArenaTab:
+    prompt_set: gr.Dropdown
+    typed: gr.Textbox
+    next: gr.Button
+    progress: gr.HTML
+    prompt: gr.HTML
+    sides: list[gr.HTML]  # left (A), right (B)
+    status: gr.HTML
+    votes: dict[str, gr.Button]  # choice -> button
+    rationale: gr.Textbox
+    battle: gr.State  # the session's ArenaBattle
+
+    def outputs(self) -> list:
+        return [self.prompt, *self.sides, self.status, *self.votes.values(), self.rationale, self.battle]
+
+
+def buttons(tab: ArenaTab, enabled: bool) -> dict:
+    return {b: gr.update(interactive=enabled) for b in tab.votes.values()}
+
+
+def live_sides(tab: ArenaTab, views: list[PanelView], message: str = "") -> dict:
+    """The two sides while they stream (text only: nothing that would name the configuration)."""
+    out = {}
+    for i, side in enumerate(tab.sides):
+        v = views[i] if i < len(views) else None
+        f = v.finished if v else None
+        state = message or ("writing..." if f is None else f"finished ({f.stop_reason})")
+        failed = f is not None and f.stop_reason in ("error", "cancelled")
+        out[side] = side_html(i, v.text if v else "", state, error=(f.error or f.stop_reason) if failed else "")
+    return out
+
+
+def revealed(tab: ArenaTab, battle: ArenaBattle) -> dict:
+    return {side: side_html(i, battle.texts[i], label=battle.labels[i]) for i, side in enumerate(tab.sides)}
+
+
+def _layout(sets: list[str]) -> ArenaTab:
+    gr.Markdown("### Arena: two blind continuations, one vote", elem_id="arena-title")
+    with gr.Accordion("Guidelines: what to judge", open=True, elem_id="arena-guidelines"):
+        gr.Markdown(GUIDELINES)
+    with gr.Row(equal_height=True):
+        prompt_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Prompt set", elem_id="arena-set")
+        typed = gr.Textbox(label="... or your own prompt", placeholder="leave empty to draw from the prompt set",
+                           max_lines=3, scale=2, elem_id="arena-typed")
+        nxt = gr.Button("Next battle  [N]", variant="primary", elem_id="arena-next", scale=0, min_width=180)
+    progress = gr.HTML(elem_id="arena-progress", js_on_load=None)
+    prompt = gr.HTML(f'<div class="arena-status">{WAITING}</div>', elem_id="arena-prompt", js_on_load=KEYS_JS)
+    with gr.Row(equal_height=True, elem_id="arena-sides"):
+        sides = [gr.HTML(side_html(i, ""), elem_id=f"arena-side-{'ab'[i]}", js_on_load=None) for i in range(2)]
+    status = gr.HTML(elem_id="arena-status", js_on_load=None)
+    with gr.Row(elem_id="arena-votes"):
+        votes = {c: gr.Button(label, interactive=False, elem_id=f"arena-vote-{c}") for c, label in VOTE_BUTTONS}
+    rationale = gr.Textbox(label="Why? (optional, one line)", max_lines=1, max_length=500,
+                           elem_id="arena-rationale")
+    return ArenaTab(prompt_set, typed, nxt, progress, prompt, sides, status, votes, rationale, gr.State(None))
+
+
+def build_arena_tab(services: Any, rng: random.Random | None = None) -> ArenaTab | None:
+    """Lay out and wire the tab (call inside a `gr.Tab`); a notice instead when it cannot work."""
+    if services.store is None or services.annotator is None:
+        gr.Markdown(f"The Arena needs a database for its votes. {services.store_note}", elem_id="arena-off")
+        return None
+    try:
+        pool = load_pool(services.settings.arena_pool)
+    except PoolError as e:
+        gr.Markdown(f"The Arena is off: {html_text(str(e))}", elem_id="arena-off")
+        return None
+    engine, settings = services.engine, services.settings
+    preset = settings.preset if settings.preset in engine.presets else sorted(engine.presets)[0]
+    arena = Arena(engine, services.store, pool, preset, rng or random.Random())
+    tab = _layout(prompt_sets(engine.preset(preset).prompt_sets))
+    _wire_battle(tab, arena, services)
+    _wire_votes(tab, arena, services.annotator)
+    return tab
+
+
+def _progress(arena: Arena, annotator: str | None, prompt_set: str | None) -> str:
+    size = len(load_prompt_set(prompt_set)) if prompt_set else 0
+    return f'<div class="arena-progress">{html_text(progress_line(arena.store, annotator, prompt_set, size))}</div>'
+
+
+def _wire_battle(tab: ArenaTab, arena: Arena, services: Any) -> None:
+    engine, runs, settings = services.engine, services.runs, services.settings
+
+    def battle_stream(battle: ArenaBattle, session: str) -> Iterator[dict]:
+        views: list[PanelView] = []
+        for views, message in session_stream(engine, runs, session, battle.shown(), EVERY_TOKENS, EVERY_MS):
+            yield live_sides(tab, views, message)
+        battle, message = arena.finish(battle, views)
+        yield {**live_sides(tab, views), **buttons(tab, battle.open), tab.battle: battle,
+               tab.status: status_html(message, "info" if battle.open else "error")}
+
+    stream_on_gpu = on_accelerator(battle_stream, settings.gpu_seconds)
+
+    def run(prompt_set: str | None, typed: str | None, annotator: str | None, request: gr.Request) -> Iterator[dict]:
+        try:
+            served = None if typed and typed.strip() else arena.serve(prompt_set)
+            battle = served or arena.plan(prompt_set, typed, annotator)
+        except (PoolError, StoreError) as e:
+            yield {tab.status: status_html(f"Cannot start a battle: {e}", "error")}
+            return
+        fresh = {tab.prompt: prompt_html(battle.prompt, battle.prompt_set), tab.rationale: "", tab.battle: battle}
+        if served is not None:
+            log.info("arena: serving stored battle %s", served.battle_id)
+            sides = {side: side_html(i, served.texts[i], "finished") for i, side in enumerate(tab.sides)}
+            yield {**fresh, **sides, **buttons(tab, True), tab.status: status_html(READY, "info")}
+            return
+        log.info("arena battle: %s", " vs ".join(r.decoder for r in battle.requests))
+        yield {**fresh, **live_sides(tab, [], "waiting..."), **buttons(tab, False),
+               tab.status: status_html("Both sides are being written...", "info")}
+        yield from stream_on_gpu(battle, _session(request))
+
+    def stop(request: gr.Request) -> None:
+        runs.stop(_session(request))
+
+    tab.next.click(stop, None, None, queue=False).then(
+        run, [tab.prompt_set, tab.typed, services.annotator], tab.outputs(), concurrency_id="accelerator",
+        concurrency_limit=settings.concurrency, show_progress="minimal", trigger_mode="always_last")
+    show = functools.partial(_progress, arena)
+    for trigger in (services.annotator.change, tab.prompt_set.change):
+        trigger(show, [services.annotator, tab.prompt_set], tab.progress, show_progress="hidden")
+
+
+def _wire_votes(tab: ArenaTab, arena: Arena, annotator: gr.Textbox) -> None:
+    def vote(choice: str, battle: ArenaBattle | None, who: str | None, why: str | None,
+             prompt_set: str | None) -> dict:
+        battle, reply = arena.vote(battle, choice, who, why)
+        out: dict = {tab.battle: battle, tab.progress: _progress(arena, who, prompt_set)}
+        if reply.ok:
+            out[tab.status] = status_html(f"{reply.message} {verdict_text(choice, battle.labels)}", "ok")
+        else:
+            out[tab.status] = status_html(reply.message, "error")
+        if battle is not None and battle.voted:
+            out |= revealed(tab, battle) | buttons(tab, False)
+        return out
+
+    inputs = [tab.battle, annotator, tab.rationale, tab.prompt_set]
+    outputs = [tab.battle, tab.progress, tab.status, *tab.sides, *tab.votes.values()]
+    for choice, button in tab.votes.items():
+        button.click(functools.partial(vote, choice), inputs, outputs, concurrency_limit=None,
+                     show_progress="minimal")
+
+
+def _session(request: gr.Request | None) -> str:
+    """The arena's run key: its own, so a battle and a Compare run in one browser do not stop each other."""
+    return (getattr(request, "session_hash", None) or "") + ":arena"

@@ -1,0 +1,181 @@
+"""One blind battle of the Arena, from planning to the vote, without any UI.
+
+`Arena.serve` first offers a stored blind battle of the chosen prompt set that waits for a vote
+(imported from an offline evaluation by `python -m storage.import_eval`, or left unvoted),
+pairs with few votes first, that no other session is looking at (each shown battle is claimed
+for `CLAIM_S` seconds in this process; the store's one-vote rule guards the rest). Otherwise
+`Arena.plan` picks a prompt (typed, or one of the set the annotator has not judged yet), a pair
+of configurations from the pool (pairs with few votes first) and which of them is shown left,
+and builds both requests with one seed. The Arena tab streams them; `Arena.finish` stores both
+generations and the blind battle (`left` as shown) and starts the vote clock; `Arena.vote` casts
+the vote with the milliseconds from "both finished" to the click. An `ArenaBattle` is an
+immutable record kept in the browser session's state. The store and the engine are injected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.decoders import GenerationRequest
+from backends.presets import Preset
+from playground.pool import (
+    Contender,
+    Pool,
+    PoolError,
+    pick_left,
+    pick_pair,
+    pick_prompt,
+    pick_seed,
+    usable,
+    weighted_order,
+)
+from playground.prompts import load_prompt_set
+from playground.runner import PanelView
+from playground.votes import MAX_MS, Reply, cast, judged_prompts, save_views, votable
+from storage import BattleView, Store, StoreError
+
+CLAIM_S = 600.0  # a battle shown to one annotator is not offered to another for this long
+SERVE_SCAN = 20  # open battles considered for serving, fewest votes on their pair first
+READY = "Both finished. Which continuation is better? Vote with the buttons or the keys 1 to 4."
+
+
+@dataclass(frozen=True)
+class ArenaBattle:
+    """A battle as one browser session sees it. Sides: `a`/`b` are the pool's pair; `shown` is left, right."""
+
+    prompt: str
+    prompt_set: str
+    requests: tuple[GenerationRequest, ...]  # (a, b) to generate; () for a stored battle being served
+    left: str  # "a" or "b": the generation shown on the left
+    battle_id: int | None = None
+    labels: tuple[str, str] = ("", "")  # (left, right) configuration labels, shown after the vote
+    texts: tuple[str, str] = ("", "")  # (left, right) continuations
+    ready_at: float | None = None  # time.monotonic() when both finished and voting opened
+    voted: bool = False
+
+    def shown(self) -> list[GenerationRequest]:
+        """The requests in screen order: [left, right]."""
+        a, b = self.requests
+        return [a, b] if self.left == "a" else [b, a]
+
+    @property
+    def open(self) -> bool:
+        return self.battle_id is not None and not self.voted
+
+
+@dataclass
+class Arena:
+    """Plans, stores and votes on blind battles; `rng` decides prompts, pairs, sides and seeds."""
+
+    engine: Any  # .preset(name) -> Preset (and .stream/.warm for the tab)
+    store: Store
+    pool: Pool
+    preset_name: str
+    rng: random.Random = field(default_factory=random.Random)
+    claims: dict[int, float] = field(default_factory=dict)  # battle id -> time.monotonic() it was shown
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def preset(self) -> Preset:
+        return self.engine.preset(self.preset_name)
+
+    def contenders(self) -> list[Contender]:
+        return usable(self.pool, self.preset)
+
+    def claim(self, battle_id: int) -> bool:
+        """Reserve a battle for the session showing it; False if another one did in the last CLAIM_S."""
+        now = time.monotonic()
+        with self.lock:
+            for bid in [b for b, t in self.claims.items() if now - t > CLAIM_S]:
+                del self.claims[bid]
+            if battle_id in self.claims:
+                return False
+            self.claims[battle_id] = now
+            return True
+
+    def serve(self, prompt_set: str | None) -> ArenaBattle | None:
+        """A stored, open, blind battle of `prompt_set` that nobody is looking at, or None."""
+        if not prompt_set:
+            return None
+        needs = self.store.battles_needing_votes(SERVE_SCAN, blind=True)
+        for i in weighted_order([n.weight for n in needs], self.rng):
+            bid = needs[i].battle_id
+            if not self.claim(bid):
+                continue
+            try:
+                view = self.store.battle(bid)
+            except StoreError:
+                self.release(bid)
+                raise
+            if view.prompt_set == prompt_set and view.status == "open":
+                return _shown(view)
+            self.release(bid)
+        return None
+
+    def release(self, battle_id: int) -> None:
+        with self.lock:
+            self.claims.pop(battle_id, None)
+
+    def plan(self, prompt_set: str | None, typed: str | None, annotator: str | None) -> ArenaBattle:
+        """The next battle (PoolError when it cannot be planned; StoreError when votes cannot be read)."""
+        preset, contenders = self.preset, self.contenders()
+        labels = [c.label(preset.name) for c in contenders]
+        a, b = pick_pair(labels, self.store.pair_votes(), self.rng)
+        if typed and typed.strip():
+            item, prompt_set = {"prompt": typed.strip()}, ""
+        else:
+            if not prompt_set:
+                raise PoolError("pick a prompt set, or type a prompt")
+            judged = judged_prompts(self.store, annotator.strip(), prompt_set) if annotator and annotator.strip() \
+                else set()
+            item = pick_prompt(load_prompt_set(prompt_set), judged, self.rng)
+        seed = pick_seed(self.rng)
+        max_new = self.pool.max_new_tokens or preset.max_new_tokens
+        requests = tuple(GenerationRequest(prompt=item["prompt"], decoder=c.decoder, config=dict(c.config),
+                                           rewards=dict(c.rewards or {}), preset=preset.name, seed=seed,
+                                           max_new_tokens=max_new, keywords=tuple(item.get("keywords", ())))
+                         for c in (contenders[a], contenders[b]))
+        return ArenaBattle(item["prompt"], prompt_set or "", requests, pick_left(self.rng))
+
+    def finish(self, battle: ArenaBattle, views: Sequence[PanelView]) -> tuple[ArenaBattle, str]:
+        """Store both generations and the blind battle; (the battle, open for votes, or unchanged; a message)."""
+        texts = tuple(v.text for v in views)
+        if len(views) != 2 or not all(votable(v) for v in views):
+            failed = [("A", "B")[i] for i, v in enumerate(views) if not votable(v)]
+            return dataclasses.replace(battle, texts=texts), (
+                f"Side {' and '.join(failed)} did not finish, so this battle cannot be judged. Press Next battle.")
+        saved = save_views(self.store, views, battle.prompt_set, self.preset)
+        if saved.error:
+            return dataclasses.replace(battle, texts=texts), f"{saved.error}. Voting is off for this battle."
+        left_id, right_id = saved.ids
+        gen_a, gen_b = (left_id, right_id) if battle.left == "a" else (right_id, left_id)
+        try:
+            bid = self.store.create_battle(gen_a, gen_b, blind=True, left=battle.left)
+            self.claim(bid)
+            stored = self.store.battle(bid)
+        except StoreError as e:
+            return dataclasses.replace(battle, texts=texts), f"The battle was not stored ({e}). Voting is off."
+        return dataclasses.replace(battle, battle_id=bid, labels=(stored.left.label, stored.right.label),
+                                   texts=texts, ready_at=time.monotonic()), READY
+
+    def vote(self, battle: ArenaBattle | None, choice: str, annotator: str | None,
+             rationale: str | None) -> tuple[ArenaBattle | None, Reply]:
+        """Cast the vote; the battle comes back marked voted when it can take no other."""
+        if battle is None or battle.battle_id is None:
+            return battle, Reply(False, "There is no battle to vote on yet: press Next battle.")
+        ms = None if battle.ready_at is None else min(MAX_MS, max(0, round(1e3 * (time.monotonic() - battle.ready_at))))
+        reply = cast(self.store, battle.battle_id, annotator, choice, rationale, ms)
+        return (dataclasses.replace(battle, voted=True) if reply.locked else battle), reply
+
+
+def _shown(view: BattleView) -> ArenaBattle:
+    """A stored battle, ready to vote on from now."""
+    return ArenaBattle(view.prompt, view.prompt_set, (), view.left_side, battle_id=view.id,
+                       labels=(view.left.label, view.right.label), texts=(view.left.text, view.right.text),
+                       ready_at=time.monotonic())

@@ -1,0 +1,143 @@
+"""The Arena tab's wiring and rendering: the page's parts with and without a store, the vote handler
+as Gradio calls it (success and reveal, a refused second vote, a locked database), and escaping of
+everything typed (prompt, rationale, configuration labels, store messages)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import sqlite3
+import time
+
+import pytest
+
+from playground.arena_render import prompt_html, side_html, status_html, verdict_text
+from playground.battles import ArenaBattle
+from playground.settings import Settings
+from playground.ui import TABS, build_ui
+from storage import Retry, Store
+from tests.playground.fakes import PresetEngine, scripts
+
+SCRIPT = "<script>alert(1)</script>"
+FAST = Retry(attempts=2, base_s=0.01, max_s=0.02)
+
+
+def _record(prompt: str, decoder: str, text: str) -> dict:
+    config = {"decoder": decoder, "k": 10}
+    finished = {"type": "finished", "text": text, "stop_reason": "eos", "config": config, "seed": 1}
+    return {"prompt": prompt, "decoder": decoder, "config": config, "rewards": {}, "preset": "fake",
+            "trace": [finished]}
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open("sqlite:///" + str(tmp_path / "t.db"), retry=FAST, busy_timeout_ms=50) as s:
+        yield s
+
+
+@pytest.fixture
+def demo(store):
+    return build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=store)
+
+
+def _vote_fn(demo, choice: str):
+    """The Arena's vote handler bound to `choice`, as Gradio calls it."""
+    for fn in demo.fns.values():
+        if isinstance(fn.fn, functools.partial) and fn.fn.args == (choice,) and \
+                any(getattr(o, "elem_id", None) == "arena-status" for o in fn.outputs):
+            return fn
+    raise AssertionError(f"no arena vote handler for {choice}")
+
+
+def _by_id(out: dict) -> dict:
+    return {c.elem_id: v for c, v in out.items() if getattr(c, "elem_id", None)}
+
+
+def _battle(store: Store, prompt: str = SCRIPT) -> ArenaBattle:
+    a = store.save_generation(_record(prompt, "args", "first <b>text</b>"))
+    b = store.save_generation(_record(prompt, "rad", "second"))
+    bid = store.create_battle(a, b, blind=True, left="b")
+    view = store.battle(bid)
+    return ArenaBattle(prompt, "", (None, None), "b", battle_id=bid, labels=(view.left.label, view.right.label),
+                       texts=(view.left.text, view.right.text), ready_at=time.monotonic())
+
+
+def test_the_page_has_every_part_with_a_store_and_notices_without(store, demo):
+    ids = {b.elem_id for b in demo.blocks.values()}
+    assert {"tab-arena", "tab-leaderboard", "annotator", "arena-next", "arena-set", "arena-typed", "arena-rationale",
+            "arena-vote-left", "arena-vote-both_bad", "arena-side-a", "arena-side-b", "lb-refresh", "lb-wins",
+            "lb-battles", "export-dpo", "export-kto", "export-battles", "export-file", "compare-vote-left",
+            "vote-first", "vote-second"} <= ids
+    assert [t.id for t in TABS] == ["compare", "arena", "leaderboard"]
+    votes = [f for f in demo.fns.values() if isinstance(f.fn, functools.partial)
+             and any(getattr(o, "elem_id", None) == "arena-status" for o in f.outputs)]
+    assert sorted(f.fn.args[0] for f in votes) == ["both_bad", "left", "right", "tie"]
+    assert len({f.fn.func for f in votes}) == 1  # one handler, bound once per choice
+    bare = build_ui(PresetEngine(scripts()), Settings(preset="fake"))
+    bare_ids = {b.elem_id for b in bare.blocks.values()}
+    assert {"arena-off", "lb-off"} <= bare_ids and not {"arena-next", "annotator", "compare-vote-left"} & bare_ids
+
+
+def test_a_vote_reveals_the_names_and_locks_and_a_second_is_refused(store, demo):
+    battle = _battle(store)
+    out = _by_id(_vote_fn(demo, "left").fn(battle, "ann", SCRIPT, None))
+    assert "vote is stored" in out["arena-status"] and "A was rad(" in out["arena-status"]
+    assert "rad(" in out["arena-side-a"] and "args(" in out["arena-side-b"]  # left was generation b
+    assert "first &lt;b&gt;text&lt;/b&gt;" in out["arena-side-b"]
+    assert all(out[f"arena-vote-{c}"]["interactive"] is False for c in ("left", "right", "tie", "both_bad"))
+    voted = store.battle(battle.battle_id).vote
+    assert voted.rationale == SCRIPT and voted.outcome == "b" and voted.ms_to_vote >= 0  # stored as typed
+
+    again = _by_id(_vote_fn(demo, "tie").fn(battle, "other", None, None))
+    assert "already has a vote" in again["arena-status"] and 'class="arena-status error"' in again["arena-status"]
+    assert again["arena-vote-tie"]["interactive"] is False and store.counts()["votes"] == 1
+
+
+def test_a_locked_database_shows_a_failure_and_keeps_the_buttons(store, demo, tmp_path):
+    battle = _battle(store)
+    lock = sqlite3.connect(str(tmp_path / "t.db"), isolation_level=None, check_same_thread=False)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        out = _by_id(_vote_fn(demo, "right").fn(battle, "ann", None, None))
+    finally:
+        lock.rollback()
+        lock.close()
+    assert "NOT stored" in out["arena-status"] and "error" in out["arena-status"]
+    assert "vote is stored" not in out["arena-status"] and "arena-vote-right" not in out
+    assert store.counts()["votes"] == 0
+
+
+def test_messages_that_quote_typed_text_are_escaped(store, demo):
+    battle = _battle(store)
+    out = _by_id(_vote_fn(demo, "left").fn(battle, "ann", SCRIPT * 60, None))  # too long: refused
+    assert "Vote refused" in out["arena-status"] and "&lt;script&gt;" in out["arena-status"]
+    assert "<script>" not in out["arena-status"] and "arena-vote-left" not in out  # still open
+    out = _by_id(_vote_fn(demo, "left").fn(dataclasses.replace(battle, battle_id=None), "ann", None, None))
+    assert "no battle to vote on" in out["arena-status"]
+
+
+def test_renderers_escape_prompt_text_labels_and_messages():
+    assert "<script>" not in prompt_html(SCRIPT, "my<set>") and "&lt;script&gt;" in prompt_html(SCRIPT, "")
+    side = side_html(0, SCRIPT, "writing...", label="args(x=\"<img>\")", error="<b>boom</b>")
+    assert "<script>" not in side and "<img>" not in side and "<b>boom" not in side and "error: &lt;b&gt;" in side
+    assert "&lt;script&gt;" in status_html(SCRIPT, "error") and 'role="alert"' in status_html("x", "error")
+    assert verdict_text("both_bad", ("l", "r")) == "You voted both bad. A was l; B was r."
+
+
+def test_next_battle_serves_a_stored_battle_waiting_for_votes(store, demo):
+    a = store.save_generation({**_record(SCRIPT, "args", "<i>left?</i>"), "prompt_set": "reviews"})
+    b = store.save_generation({**_record(SCRIPT, "rad", "right?"), "prompt_set": "reviews"})
+    bid = store.create_battle(a, b, blind=True, left="a")
+    run = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "run"
+               and any(getattr(o, "elem_id", None) == "arena-status" for o in f.outputs))
+    (raw,) = list(run("reviews", "", "ann", None))  # one update: nothing to generate
+    out = _by_id(raw)
+    assert "&lt;i&gt;left?&lt;/i&gt;" in out["arena-side-a"] and "right?" in out["arena-side-b"]
+    assert "args" not in out["arena-side-a"] + out["arena-side-b"]  # still blind
+    assert "&lt;script&gt;" in out["arena-prompt"] and "<script>" not in out["arena-prompt"]
+    assert out["arena-vote-left"]["interactive"] is True and "Which continuation" in out["arena-status"]
+    (battle,) = [v for v in raw.values() if isinstance(v, ArenaBattle)]
+    assert battle.battle_id == bid
+    voted = _by_id(_vote_fn(demo, "right").fn(battle, "ann", None, "reviews"))
+    assert "B was rad(" in voted["arena-status"] and "1 of" in voted["arena-progress"]
+    assert store.battle(bid).vote.outcome == "b"

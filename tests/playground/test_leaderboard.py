@@ -1,0 +1,109 @@
+"""The Leaderboard tab: filters, the ranking table and heatmaps (escaped), side bias and agreement,
+and the export buttons' files (the right rows for DPO, KTO and battles)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import UTC, datetime, timedelta
+
+import plotly.graph_objects as go
+import pytest
+
+from backends.ranking import leaderboard
+from playground.leaderboard import ALL, TYPED, export_file, vote_filter
+from playground.leaderboard_render import agreement_html, heatmap, plotly_text, ratings_html, side_bias_html
+from playground.settings import Settings
+from playground.ui import build_ui
+from storage import Store
+from tests.playground.fakes import PresetEngine, scripts
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def _gen(store: Store, prompt: str, decoder: str, text: str, prompt_set: str = "reviews", **config) -> int:
+    cfg = {"decoder": decoder, **config}
+    finished = {"type": "finished", "text": text, "stop_reason": "eos", "config": cfg, "seed": 1}
+    return store.save_generation({"prompt": prompt, "prompt_set": prompt_set, "decoder": decoder, "config": cfg,
+                                  "rewards": {}, "preset": "fake", "trace": [finished]})
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Three blind battles of prs (with a script in its config) against args, and one named one."""
+    with Store.open("sqlite:///" + str(tmp_path / "t.db")) as s:
+        for i, (choice, who) in enumerate([("left", "<b>eve</b>"), ("tie", "bob"), ("both_bad", "bob")]):
+            a = _gen(s, f"{SCRIPT} prompt {i}", "prs", f"prs text {i}", preference=SCRIPT)
+            b = _gen(s, f"{SCRIPT} prompt {i}", "args", f"args text {i}", k=10)
+            s.cast_vote(s.create_battle(a, b, blind=True, left="a"), who, choice, "why")
+        a, b = _gen(s, "typed", "args", "x", "", k=10), _gen(s, "typed", "rad", "y", "")
+        s.cast_vote(s.create_battle(a, b, blind=False, left="a"), "bob", "right")
+        yield s
+
+
+def test_filters_read_from_the_widgets():
+    f = vote_filter(True, ALL, "2025-01-02", "2025-01-05")
+    assert f.blind_only and f.prompt_set is None
+    assert f.since == datetime(2025, 1, 2, tzinfo=UTC) and f.until == datetime(2025, 1, 6, tzinfo=UTC)  # inclusive
+    assert vote_filter(False, TYPED, "", None).prompt_set == ""
+    assert vote_filter(False, "reviews", None, "").until is None
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        vote_filter(False, ALL, "last week", None)
+
+
+def test_the_ranking_table_and_heatmaps_escape_every_label(store):
+    rows = store.vote_rows(vote_filter(True, ALL, None, None))
+    board = leaderboard(rows, resamples=100)
+    table = ratings_html(board, len(rows))
+    assert "<script>" not in table and "prs(" in table and "args(" in table and table.count("<tr>") == 3
+    assert "3 votes over 2 configurations" in table
+    for which in ("win_fraction", "battles"):
+        fig = heatmap(board, which)
+        assert isinstance(fig, go.Figure) and fig.data[0].type == "heatmap"
+        shown = json.dumps(fig.to_plotly_json()["data"])
+        assert "<script>" not in shown and "&lt;script&gt;" in shown
+    wins = heatmap(board, "win_fraction").data[0]
+    assert list(wins.x) == [f"{i}. {r.config.split('(')[0]}" for i, r in enumerate(board.ratings, 1)]
+    assert wins.z[0][0] is None and wins.z[0][1] == pytest.approx(2 / 3)  # prs first: a win and two ties of 3
+    assert wins.z[1][0] == pytest.approx(1 / 3)
+    assert "left side won <b>100%</b> of 1 decisive" in side_bias_html(board)
+    agree = agreement_html(board)
+    assert "&lt;b&gt;eve&lt;/b&gt;" in agree and "<b>eve" not in agree
+    assert plotly_text('<a href="x">') == '&lt;a href="x"&gt;'
+
+
+def test_the_leaderboard_of_no_votes_says_so(store):
+    board = leaderboard(store.vote_rows(vote_filter(True, "none-such", None, None)), resamples=100)
+    assert "No votes match" in ratings_html(board, 0) and heatmap(board, "battles").data[0].z == ()
+
+
+def test_exports_write_the_right_rows(store, tmp_path):
+    where = vote_filter(True, ALL, None, None)
+    path, n = export_file(store, "dpo", where, tmp_path)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert n == 1 and rows == [{"prompt": f"{SCRIPT} prompt 0", "chosen": "prs text 0", "rejected": "args text 0"}]
+    path, n = export_file(store, "kto", where, tmp_path)
+    labels = [(r["completion"], r["label"]) for r in map(json.loads, path.read_text().splitlines())]
+    assert labels == [("prs text 0", True), ("args text 0", False), ("prs text 2", False), ("args text 2", False)]
+    path, n = export_file(store, "battles", vote_filter(False, ALL, None, None), tmp_path)
+    battles = [json.loads(line) for line in path.read_text().splitlines()]
+    assert n == 4 and [b["vote"]["choice"] for b in battles] == ["left", "tie", "both_bad", "right"]
+    assert path.name.startswith("votes-battles-") and path.suffix == ".jsonl"
+
+
+def test_the_export_and_refresh_buttons_as_gradio_calls_them(store):
+    demo = build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=store)
+    handlers = {f.fn.args[0]: f.fn for f in demo.fns.values()
+                if isinstance(f.fn, functools.partial) and f.fn.args and f.fn.args[0] in ("dpo", "kto", "battles")}
+    assert set(handlers) == {"dpo", "kto", "battles"}
+    out = {c.elem_id: v for c, v in handlers["kto"](True, ALL, None, None).items()}
+    assert "Exported 4 kto rows" in out["lb-status"] and out["export-file"].endswith(".jsonl")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    out = {c.elem_id: v for c, v in handlers["dpo"](True, ALL, tomorrow, None).items()}
+    assert "Exported 0 dpo rows" in out["lb-status"]
+    out = {c.elem_id: v for c, v in handlers["battles"](True, ALL, "soon", None).items()}
+    assert "Export failed" in out["lb-status"] and out["export-file"] is None
+    refresh = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "refresh")
+    out = {c.elem_id: v for c, v in refresh(False, "reviews", None, None).items()}
+    assert "3 votes over 2 configurations" in out["lb-table"] and isinstance(out["lb-wins"], go.Figure)
+    assert out["lb-set"]["choices"] == [ALL, TYPED, "reviews"]

@@ -1,0 +1,159 @@
+"""End to end: the Arena and the Leaderboard in headless Chromium, on tiny random models and SQLite.
+
+Starts `build_ui` with a Store in a temporary SQLite file and a two-configuration pool (sampling
+against ARGS) in this process, then: starts a blind battle, waits for both sides, checks that no
+configuration name shows and that keys typed in a text box do not vote, votes with the key 1,
+checks the names are revealed and the buttons locked, reloads the page and checks the annotator
+id and vote count persisted, refreshes the Leaderboard, finds both configurations and exports the
+DPO rows. A typed `<script>` prompt (its battle started with the N key) is shown as text and no
+dialog opens. Also a named vote from the Compare tab. Uses Debian's chromium (never a downloaded
+browser); fails, not skips, without it or Playwright. Screenshots go to tmp_path and, when set,
+to $PLAYGROUND_SCREENSHOT_DIR.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from tests.test_browser import _free_port, _screenshot, browser  # noqa: F401  (the browser fixture)
+
+SCRIPT_PROMPT = "<script>alert(1)</script>"
+POOL = {"max_new_tokens": 6, "configs": [{"decoder": "sampling"}, {"decoder": "args", "config": {"w": 3.0}}]}
+VOTE_OPEN_JS = "() => !document.querySelector('#arena-vote-left').disabled"
+
+
+@pytest.fixture(scope="module")
+def arena_app(fake_preset, tmp_path_factory):
+    from backends.engine import Engine
+    from playground.settings import Settings
+    from playground.ui import build_ui, load_css
+    from storage import Store
+
+    folder = tmp_path_factory.mktemp("arena")
+    (folder / "pool.json").write_text(json.dumps(POOL))
+    preset = dataclasses.replace(fake_preset, default_rewards={"sentiment": 1.0}, max_new_tokens=6,
+                                 prompt_sets=("reviews",))
+    engine = Engine(device="cpu", presets={"fake": preset})
+    store = Store.open("sqlite:///" + str(folder / "votes.db"))
+    demo = build_ui(engine, Settings(preset="fake", arena_pool=str(folder / "pool.json")), store=store)
+    port = _free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=load_css())
+    try:
+        yield f"http://127.0.0.1:{port}/", store
+    finally:
+        demo.close()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser):  # noqa: F811  (one browser profile: localStorage survives reloads and pages)
+    ctx = browser.new_context(viewport={"width": 1500, "height": 1200})
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context, arena_app):
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.goto(arena_app[0])
+    page.wait_for_function("() => document.querySelector('#annotator input')?.value.startsWith('anon-')")
+    yield page
+    page.close()
+
+
+def _tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def _battle(page) -> None:
+    page.click("#arena-next")
+    page.wait_for_function(VOTE_OPEN_JS)
+
+
+@pytest.mark.browser
+def test_a_blind_battle_voted_by_key_persists_and_reaches_the_leaderboard(page, arena_app, tmp_path):
+    annotator = page.locator("#annotator input").input_value()
+    _tab(page, "Arena")
+    assert page.locator("#arena-vote-left").is_disabled()  # nothing to vote on yet
+    _battle(page)
+    sides = page.locator("#arena-sides").inner_text()
+    assert "sampling" not in sides and "args" not in sides  # blind
+    assert page.locator("#arena-prompt .arena-ptext").inner_text()  # a prompt of the set
+
+    page.locator("#arena-rationale input").click()
+    page.keyboard.type("a1 x4")  # keys typed in a text box are text, not votes
+    assert page.locator("#arena-rationale input").input_value() == "a1 x4"
+    assert not page.locator("#arena-vote-left").is_disabled()
+    page.locator("#arena-title").click()  # focus out of the text box, then vote with the key 1
+    page.keyboard.press("1")
+    page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('vote is stored')")
+    labels = [page.locator(f"#arena-side-{s} .arena-label").inner_text() for s in "ab"]
+    assert sorted(label.split("(")[0] for label in labels) == ["args", "sampling"]  # revealed after the vote
+    assert all(page.locator(f"#arena-vote-{c}").is_disabled() for c in ("left", "right", "tie", "both_bad"))
+    page.keyboard.press("2")  # locked: a second key press votes nothing
+    assert "1 vote" in page.locator("#arena-progress").inner_text()
+    store = arena_app[1]
+    vote = store.battle(store.vote_rows()[-1].battle_id).vote
+    assert (vote.annotator_id, vote.choice, vote.rationale) == (annotator, "left", "a1 x4")
+    assert vote.ms_to_vote is not None and vote.ms_to_vote > 0
+    assert store.counts()["votes"] == 1
+    _screenshot(page, tmp_path, "arena-voted.png")
+
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#annotator input')?.value.startsWith('anon-')")
+    assert page.locator("#annotator input").input_value() == annotator  # the same id after a reload
+    _tab(page, "Arena")
+    page.wait_for_function("() => document.querySelector('#arena-progress').innerText.includes('cast 1 vote')")
+
+    _tab(page, "Leaderboard")
+    page.click("#lb-refresh")
+    page.wait_for_function("() => document.querySelectorAll('#lb-table tbody tr').length === 2")
+    table = page.locator("#lb-table").inner_text()
+    assert "sampling(" in table and "args(" in table
+    page.wait_for_selector("#lb-wins .js-plotly-plot")
+    page.wait_for_selector("#lb-battles .js-plotly-plot")
+    assert "left side won" in page.locator("#lb-diagnostics").inner_text()
+    page.locator("#lb-exports").get_by_text("Export the votes").click()
+    page.click("#export-dpo")
+    page.wait_for_function("() => document.querySelector('#lb-status').innerText.includes('Exported')")
+    page.wait_for_selector("#export-file a[download]")
+    assert "votes-dpo-" in page.locator("#export-file").inner_text()
+    _screenshot(page, tmp_path, "leaderboard.png")
+
+
+@pytest.mark.browser
+def test_a_typed_script_prompt_is_shown_as_text_and_votes_by_click(page, tmp_path):
+    _tab(page, "Arena")
+    page.fill("#arena-typed textarea", SCRIPT_PROMPT)
+    page.locator("#arena-title").click()
+    page.keyboard.press("n")  # the key for Next battle
+    page.wait_for_function(VOTE_OPEN_JS)
+    assert page.locator("#arena-prompt .arena-ptext").inner_text() == SCRIPT_PROMPT
+    assert page.locator("#arena-prompt script").count() == 0
+    page.fill("#arena-rationale input", "<img src=x onerror=alert(2)>")
+    page.click("#arena-vote-both_bad")
+    page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('both bad')")
+    assert page.locator("#arena-vote-tie").is_disabled()
+    assert page.dialogs == []
+    _screenshot(page, tmp_path, "arena-script-prompt.png")
+
+
+@pytest.mark.browser
+def test_a_named_vote_on_two_compare_panels(page, arena_app, tmp_path):
+    page.fill("#prompt textarea", "Write a review of the film")
+    page.click("#run")
+    page.wait_for_function("() => ['tokens-0', 'tokens-1'].every(id => document.querySelector(`#${id} .status`)"
+                           "?.textContent.includes('stopped:'))")
+    page.click("#compare-vote-right")
+    page.wait_for_function("() => document.querySelector('#compare-vote-status').innerText.includes('vote is stored')")
+    page.click("#compare-vote-right")
+    page.wait_for_function("() => document.querySelector('#compare-vote-status').innerText.includes('already')")
+    named = [r for r in arena_app[1].vote_rows() if not r.blind]
+    assert len(named) == 1 and named[0].choice == "right"
+    _screenshot(page, tmp_path, "compare-vote.png")
