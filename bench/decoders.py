@@ -1,14 +1,19 @@
 """Benchmark every decoder side by side in one process: reward, speed, cost and memory.
 
-    python bench/decoders.py                                  # embedded zoo, review prompts, CPU
+    python bench/decoders.py                                  # every decoder, embedded zoo, review prompts
     python bench/decoders.py --device cuda --prompts 40 --max-new-tokens 48
-    python bench/decoders.py --decoders sampling,rad:beta=30,args:w=3
+    python bench/decoders.py --decoders "sampling;rad:beta=30;args:w=3"
 
-Each configuration runs over the same prompts with the same seeds, after one warm-up run, so
-the ratios are meaningful. Columns: mean final reward (95% bootstrap interval) under the
-weighted reward; generated tokens per second and its ratio to plain sampling; time per token
-relative to sampling; LM and reward-model tokens processed per generated token; time to first
-token; peak memory (CUDA: max allocated; CPU: peak resident-set growth while the decoder ran).
+This is the one place that measures speed. By default it runs every registered decoder (with the
+settings in SETTINGS; a decoder added later runs with its example config) on the same model and
+prompts in one run; the device is CUDA when a GPU is present. Each configuration runs over the
+same prompts with the same seeds, after one warm-up run, so the ratios are meaningful. Decoders
+that need no reward run without one (their reward is judged afterwards, not traced).
+
+Columns: mean final reward (95% bootstrap interval) under the weighted reward; mean KL(decoder ||
+base) summed over a generation; generated tokens per second and its ratio to plain sampling; time
+per token relative to sampling; LM and reward-model tokens processed per generated token; time to
+first token; peak memory (CUDA: max allocated; CPU: peak resident-set growth while the decoder ran).
 The output format is stable (a markdown table, or --json) so runs can be compared.
 """
 
@@ -28,15 +33,42 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import psutil  # noqa: E402
-import torch  # noqa: E402
+import psutil
+import torch
 
-from backends.decoders import GenerationRequest  # noqa: E402
-from backends.engine import Engine  # noqa: E402
-from backends.events import Finished, TokenStep  # noqa: E402
+from backends.decoders import DECODERS, GenerationRequest
+from backends.engine import Engine
+from backends.eval_inputs import load_preset_file, parse_decoder
+from backends.events import Finished, TokenStep
+from backends.presets import PRESETS, format_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ("sampling", "args:w=3", "rad:beta=10", "arm:beta=10", "best_of_n:n=4")
+SETTINGS = {  # benchmark settings per decoder: the papers' shapes, sized for a CPU run
+    "sampling": "sampling",
+    "args": "args:w=3",
+    "rad": "rad:beta=10",
+    "arm": "arm:beta=10",
+    "best_of_n": "best_of_n:n=4",
+    "cd": "cd:k=5,rollout_len=8",
+    "cd_block": "cd_block:blocks=4,block_len=8",
+    "tqstar": "tqstar:k=5,rollout_len=8",
+    "deal": "deal:k=5,lookahead=8",
+    "prs": "prs:preference=Be enthusiastic, detailed and polite.,n0=2,n1=2",
+}
+
+
+def default_specs() -> tuple[str, ...]:
+    """Every registered decoder, sampling first; one without SETTINGS runs with its example config."""
+    names = sorted(DECODERS.names(), key=lambda n: (n != "sampling", list(SETTINGS).index(n) if n in SETTINGS else 99))
+    out = []
+    for name in names:
+        example = DECODERS.get(name).example_config
+        out.append(SETTINGS.get(name) or name + (":" + ",".join(f"{k}={v}" for k, v in example.items())
+                                                 if example else ""))
+    return tuple(out)
+
+
+DEFAULT = default_specs()
 
 
 @dataclass
@@ -45,6 +77,7 @@ class Row:
     mean_reward: float
     reward_lo: float
     reward_hi: float
+    kl_to_base: float
     tokens_per_s: float
     speed_vs_sampling: float
     time_per_token_vs_sampling: float
@@ -56,14 +89,19 @@ class Row:
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    name, _, rest = spec.partition(":")
-    return name, dict(kv.split("=", 1) for kv in rest.split(",") if kv)
+    """`NAME:key=value,...`; a value may contain commas (a PRS preference)."""
+    parsed = parse_decoder(spec)
+    return parsed.decoder, parsed.config
+
+
+def reward_weights(text: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in text.split(",") if kv)
 
 
 def bootstrap(values: list[float], n: int = 1000, seed: int = 0) -> tuple[float, float]:
     rng = random.Random(seed)
     means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(n))
-    return means[int(0.025 * n)], means[int(0.975 * n) - 1]
+    return means[int(0.025 * n)], means[int(0.975 * n) - 1]  # percentile interval of the mean
 
 
 class PeakMemory:
@@ -97,38 +135,40 @@ class PeakMemory:
 
 def run_config(engine: Engine, spec: str, prompts: list[dict], args) -> dict:
     name, config = parse_spec(spec)
-    rewards = dict(parse_spec("x:" + args.rewards)[1])
-    rewards = {k: float(v) for k, v in rewards.items()}
-    rewards = {} if name == "sampling" and not args.trace_sampling else rewards
+    rewards = {k: float(v) for k, v in reward_weights(args.rewards).items()}
+    if not DECODERS.get(name).needs_reward and not args.trace_sampling:
+        rewards = {}
     requests = [GenerationRequest(prompt=p["prompt"], decoder=name, config=config, rewards=rewards or
                                   {}, preset=args.preset, seed=args.seed + i, max_new_tokens=args.max_new_tokens,
                                   keywords=tuple(p.get("keywords", ()))) for i, p in enumerate(prompts)]
     engine.generate(requests[0])  # warm-up: caches, allocator, lazy loading
-    finals, first_ms = [], []
+    finals, first_ms, kls = [], [], []
     with PeakMemory(engine.device) as mem:
         start = time.perf_counter()
         for req in requests:
-            t0 = time.perf_counter()
+            t0, kl = time.perf_counter(), 0.0
             for event in engine.stream(req):
-                if isinstance(event, TokenStep) and event.index == 0:
-                    first_ms.append((time.perf_counter() - t0) * 1e3)
+                if isinstance(event, TokenStep):
+                    kl += event.kl
+                    if event.index == 0:
+                        first_ms.append((time.perf_counter() - t0) * 1e3)
                 if isinstance(event, Finished):
                     finals.append(event)
+                    kls.append(kl)
         wall = time.perf_counter() - start
-    return {"spec": spec, "finals": finals, "wall": wall, "first_ms": first_ms, "peak": mem.peak}
+    return {"spec": spec, "finals": finals, "wall": wall, "first_ms": first_ms, "peak": mem.peak, "kls": kls}
 
 
 def judge(engine: Engine, finals: list[Finished], prompts: list[dict], args) -> list[float]:
     """Final reward of every text under the benchmark's reward (also for unguided sampling)."""
-    judge_req = GenerationRequest(prompt="x", preset=args.preset, rewards={
-        k: float(v) for k, v in parse_spec("x:" + args.rewards)[1].items()})
+    weights = {k: float(v) for k, v in parse_spec("x:" + args.rewards)[1].items()}
     preset = engine.preset(args.preset)
     lm = engine.language_model(preset.policy)
-    reward = engine.build_reward(judge_req, preset, lm)
-    from backends.presets import format_prompt
-
     out = []
     for f, p in zip(finals, prompts, strict=True):
+        req = GenerationRequest(prompt=p["prompt"], preset=args.preset, rewards=weights,
+                                keywords=tuple(p.get("keywords", ())))
+        reward = engine.build_reward(req, preset, lm)  # per prompt: its keywords, if any
         total, _ = reward.score_parts(format_prompt(preset, p["prompt"], lm.tokenizer), [f.text])
         out.append(float(total[0]))
     return out
@@ -136,13 +176,15 @@ def judge(engine: Engine, finals: list[Finished], prompts: list[dict], args) -> 
 
 def summarise(result: dict, rewards: list[float], base: dict | None) -> Row:
     finals = [f for f in result["finals"] if f.stop_reason != "error"]
+    kls = [kl for kl, f in zip(result["kls"], result["finals"], strict=True) if f.stop_reason != "error"]
     tokens = sum(f.new_tokens for f in finals) or 1
-    tps = tokens / result["wall"]
+    tps = tokens / result["wall"] if finals else float("nan")
     lo, hi = bootstrap(rewards) if rewards else (float("nan"), float("nan"))
-    base_tps = base["tps"] if base else tps
+    base_tps = base["tps"] if base and base["tps"] > 0 else tps
     return Row(
         config=result["spec"], mean_reward=statistics.fmean(rewards) if rewards else float("nan"),
-        reward_lo=lo, reward_hi=hi, tokens_per_s=tps, speed_vs_sampling=tps / base_tps,
+        reward_lo=lo, reward_hi=hi, kl_to_base=statistics.fmean(kls) if kls else float("nan"),
+        tokens_per_s=tps, speed_vs_sampling=tps / base_tps,
         time_per_token_vs_sampling=base_tps / tps,
         lm_tokens_per_token=sum(f.cost.lm_tokens for f in finals) / tokens,
         reward_tokens_per_token=sum(f.cost.reward_tokens for f in finals) / tokens,
@@ -151,29 +193,41 @@ def summarise(result: dict, rewards: list[float], base: dict | None) -> Row:
 
 
 def table(rows: list[Row], header: str) -> str:
-    cols = ("config", "reward (95% CI)", "tok/s", "speed vs sampling", "time/token vs sampling",
+    cols = ("config", "reward (95% CI)", "KL to base", "tok/s", "speed vs sampling", "time/token vs sampling",
             "LM tok/tok", "RM tok/tok", "first token ms", "peak MB", "errors")
     lines = [header, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
-        lines.append(f"| {r.config} | {r.mean_reward:.3f} ({r.reward_lo:.3f}-{r.reward_hi:.3f}) | "
+        lines.append(f"| {r.config} | {r.mean_reward:.3f} ({r.reward_lo:.3f}-{r.reward_hi:.3f}) | {r.kl_to_base:.2f} | "
                      f"{r.tokens_per_s:.1f} | {r.speed_vs_sampling:.2f}x | {r.time_per_token_vs_sampling:.2f}x | "
                      f"{r.lm_tokens_per_token:.2f} | {r.reward_tokens_per_token:.2f} | {r.first_token_ms:.1f} | "
                      f"{r.peak_mem_mb:.1f} | {r.errors} |")
     return "\n".join(lines)
 
 
+def make_engine(args: argparse.Namespace) -> Engine:
+    """The Engine with the registered presets and the --preset-file's; sets args.preset."""
+    presets = dict(PRESETS)
+    if args.preset_file:
+        preset = load_preset_file(args.preset_file)
+        presets[preset.name] = preset
+        args.preset = args.preset or preset.name
+    args.preset = args.preset or "embedded"
+    return Engine(device=args.device, presets=presets)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="embedded")
+    p.add_argument("--preset", default=None, help="a registered preset (default: embedded, or the --preset-file's)")
+    p.add_argument("--preset-file", default=None, help="JSON describing a Preset, as for backends.evaluate")
     p.add_argument("--prompt-file", default=str(ROOT / "assets" / "prompts" / "reviews.jsonl"))
     p.add_argument("--prompts", type=int, default=32, help="how many prompts of the file")
-    p.add_argument("--decoders", default=",".join(DEFAULT).replace(",", ";"),
+    p.add_argument("--decoders", default=";".join(DEFAULT),
                    help="';'-separated NAME[:key=value,...] configurations")
     p.add_argument("--rewards", default="sentiment=1", help="NAME=WEIGHT,... steering and judging reward")
     p.add_argument("--trace-sampling", action="store_true", help="let sampling trace the reward (costs)")
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto: cuda when a GPU is present, else mps, else cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -181,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     prompts = [json.loads(line) for line in Path(args.prompt_file).read_text().splitlines() if line.strip()]
     prompts = prompts[: args.prompts]
-    engine = Engine(device=args.device)
+    engine = make_engine(args)
     rows, base = [], None
     for spec in args.decoders.split(";"):
         result = run_config(engine, spec, prompts, args)
@@ -191,7 +245,9 @@ def main(argv: list[str] | None = None) -> None:
         if spec.split(":")[0] == "sampling" and base is None:
             base = {"tps": row.tokens_per_s}
         rows.append(row)
-        print(f"done {spec}: {row.tokens_per_s:.1f} tok/s, reward {row.mean_reward:.3f}", file=sys.stderr)
+        failed = [f.error for f in result["finals"] if f.stop_reason == "error"]
+        print(f"done {spec}: {row.tokens_per_s:.1f} tok/s, reward {row.mean_reward:.3f}"
+              + (f", {len(failed)} errors, first: {failed[0]}" if failed else ""), file=sys.stderr)
     header = (f"decoders on {args.preset}, {len(prompts)} prompts from {Path(args.prompt_file).name}, "
               f"{args.max_new_tokens} new tokens, reward {args.rewards}, device {engine.device}, "
               f"torch threads {torch.get_num_threads()}")
