@@ -25,6 +25,7 @@ from backends.rewards.arm import ArmRewardModel
 class ArmTrainConfig:
     mode: str = field(default="distill", metadata={"help": "distill (from a teacher) or direct (on labels)"})
     rank: int = field(default=16, metadata={"help": "rank of W = U V^T"})
+    n_layer: int = field(default=0, metadata={"help": "trunk depth: the teacher's first n blocks (0: all)"})
     steps: int = field(default=300, metadata={"help": "optimiser steps"})
     batch_size: int = field(default=32, metadata={"help": "texts per step"})
     lr: float = field(default=1e-3, metadata={"help": "peak learning rate (cosine decay, 20 warmup steps)"})
@@ -40,13 +41,20 @@ class ArmTrainConfig:
         return asdict(self)
 
 
-def init_student(teacher: torch.nn.Module, rank: int, seed: int) -> ArmRewardModel:
-    """An ARM model whose trunk starts as the teacher's (a GPT-2 sequence classifier) trunk."""
+def init_student(teacher: torch.nn.Module, rank: int, seed: int, n_layer: int = 0) -> ArmRewardModel:
+    """An ARM model whose trunk starts as the teacher's trunk (a GPT-2 sequence classifier).
+
+    With `n_layer`, only the teacher's first blocks are kept: a shallower trunk makes the one
+    reward call per token cheaper than the policy's own step, which is ARM's point.
+    """
     torch.manual_seed(seed)
-    config = GPT2Config.from_dict({**teacher.config.to_dict(), "arm_rank": rank, "num_labels": 1,
+    depth = n_layer or teacher.config.n_layer
+    config = GPT2Config.from_dict({**teacher.config.to_dict(), "arm_rank": rank, "num_labels": 1, "n_layer": depth,
                                    "architectures": ["ArmRewardModel"], "playground_output": "sigmoid"})
     student = ArmRewardModel(config)
-    student.transformer.load_state_dict(teacher.transformer.state_dict())
+    kept = {k: v for k, v in teacher.transformer.state_dict().items()
+            if not k.startswith("h.") or int(k.split(".")[1]) < depth}
+    student.transformer.load_state_dict(kept)
     return student.float()
 
 
@@ -79,7 +87,7 @@ def train_arm(teacher: torch.nn.Module, rows: Sequence[list[int]], starts: Seque
               config: ArmTrainConfig, pad_id: int, progress: Callable[[int, float], None] | None = None
               ) -> tuple[ArmRewardModel, dict]:
     """Train a student; `rows` are token ids of whole texts, `starts` the index of each reply's first token."""
-    student = init_student(teacher.float().eval(), config.rank, config.seed)
+    student = init_student(teacher.float().eval(), config.rank, config.seed, config.n_layer)
     opt = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * (
         0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / config.steps))))

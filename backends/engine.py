@@ -128,10 +128,9 @@ class Engine:
                               f"decoder {request.decoder!r} needs at least one reward with a weight; "
                               f"choose from {', '.join(REWARDS.names())}")
         rng = torch.Generator().manual_seed(request.seed)
-        baseline = self.language_model(preset.baseline) if preset.baseline else None
         ctx = DecodeContext(request=request, lm=lm, base=base, reward=reward, prompt_text=prompt_text,
                             prompt_ids=prompt_ids, max_new_tokens=request.max_new_tokens, rng=rng,
-                            cancel=cancel or threading.Event(), baseline=baseline, preset=preset, models=self)
+                            cancel=cancel or threading.Event(), preset=preset, models=self)
         return decoder_cls(config), ctx
 
     def build_reward(self, request: GenerationRequest, preset: Preset, lm: LanguageModel) -> WeightedReward | None:

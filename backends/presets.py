@@ -47,6 +47,20 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         description="The embedded zoo (assets/zoo): tiny GPT-2 policy and reward models trained by this "
                     "project on its own review/keyword/question corpus. Offline, CPU-fast.",
         policy="zoo:tiny-sft",
+        baseline="zoo:tiny-dpo-sentiment",
+        reward_models=_ZOO_RM,
+        arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
+        prompt_template="User: {prompt}\nAssistant:",
+        default_rewards={"sentiment": 1.0},
+        prompt_sets=("reviews", "keywords", "questions"),
+        max_new_tokens=64,
+    ),
+    Preset(
+        name="embedded-indirect",
+        description="The embedded zoo with a baseline aligned to politeness (tiny-dpo-polite): Transfer Q*'s "
+                    "indirect transfer when the target reward is sentiment.",
+        policy="zoo:tiny-sft",
+        baseline="zoo:tiny-dpo-polite",
         reward_models=_ZOO_RM,
         arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
         prompt_template="User: {prompt}\nAssistant:",

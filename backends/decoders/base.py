@@ -59,7 +59,6 @@ class DecodeContext:
     rng: torch.Generator
     cancel: threading.Event = field(default_factory=threading.Event)
     meter: Meter = field(default_factory=Meter)
-    baseline: LanguageModel | None = None
     preset: Any = None  # backends.presets.Preset
     models: Any = None  # the Engine: language_model(id), arm(id), classifier(id, label, output)
     started: float = field(default_factory=time.perf_counter)
