@@ -1,0 +1,291 @@
+"""Verification and quality bars of the built zoo: hashes, offline loading, held-out metrics.
+
+The metric functions here are shared by the build (which writes them into the manifest) and by
+`python -m backends.zoo check --full` and the tests (which recompute them). Pairwise accuracy of a
+reward model: over all unordered pairs of held-out examples whose labels differ by at least
+`margin`, the fraction the model orders like the labels (score ties count one half). The
+"first half" variant scores the prompt plus the first ceil(n / 2) of the reply's n tokens.
+This module trains nothing and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from backends.zoo import ZOO_DIR, available_models, load_manifest, verify_manifest
+from backends.zoo.train import encode, pad_batch, prefix_logits, reply_starts
+
+log = logging.getLogger(__name__)
+
+# name -> (direction, threshold); the README quotes these.
+BARS: dict[str, tuple[str, float]] = {
+    "heldout_loss": ("<=", 1.0),
+    "trigram_in_corpus": (">=", 0.97),
+    "eos_rate": (">=", 0.95),
+    "pairwise_acc": (">=", 0.95),
+    "pairwise_acc_first_half": (">=", 0.90),
+}
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    n_loss_texts: int = field(default=500, metadata={"help": "held-out texts for the policy's loss"})
+    n_samples: int = field(default=100, metadata={"help": "sampled replies for the trigram and eos bars"})
+    max_new_tokens: int = field(default=100, metadata={"help": "token limit of each sampled reply"})
+    temperature: float = field(default=0.8, metadata={"help": "sampling temperature"})
+    sample_seed: int = field(default=0, metadata={"help": "seed of the sampling generator"})
+    n_rm_texts: int = field(default=1000, metadata={"help": "held-out examples per reward model"})
+    margin: float = field(default=0.25, metadata={"help": "min label gap of a pair counted in accuracy"})
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"`temperature` has to be > 0, but is {self.temperature}")
+        if not 0 <= self.margin < 1:
+            raise ValueError(f"`margin` has to be in [0, 1), but is {self.margin}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def passes(name: str, value: float) -> bool:
+    direction, threshold = BARS[name]
+    return value <= threshold if direction == "<=" else value >= threshold
+
+
+def bar_report(metrics: dict) -> dict:
+    """{metric: {"value", "bar", "ok"}} for each bar that `metrics` measures."""
+    return {name: {"value": metrics[name], "bar": f"{direction} {threshold}", "ok": passes(name, metrics[name])}
+            for name, (direction, threshold) in BARS.items() if name in metrics}
+
+
+@torch.no_grad()
+def heldout_loss(model, tokenizer, texts: Sequence[str], batch_size: int = 64) -> float:
+    """Mean nats per predicted token of `text + eos` (the eos is a target), over all texts.
+
+    A text longer than the model's context is cut to it (the zoo's texts all fit)."""
+    eos, limit = tokenizer.eos_token_id, model.config.n_positions
+    seqs = [([*seq, eos])[:limit] for seq in encode(tokenizer, texts)]
+    total, count = 0.0, 0
+    for start in range(0, len(seqs), batch_size):
+        ids, mask = pad_batch(seqs[start : start + batch_size], eos)  # (B, T)
+        logits = model(input_ids=ids, attention_mask=mask).logits.float()  # (B, T, V)
+        labels = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)  # (B, T-1)
+        nats = torch.nn.functional.cross_entropy(
+            logits[:, :-1].flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum"
+        )
+        total += nats.item()
+        count += int((labels != -100).sum())
+    return total / count
+
+
+@torch.no_grad()
+def sample_replies(model, tokenizer, prompts: Sequence[str], config: EvalConfig,
+                   batch_size: int = 50) -> list[tuple[str, bool]]:
+    """(reply text, ended with eos) per formatted prompt; ancestral sampling with a seeded generator."""
+    generator = torch.Generator().manual_seed(config.sample_seed)
+    eos, limit = tokenizer.eos_token_id, model.config.n_positions
+    replies: list[tuple[str, bool]] = []
+    for start in range(0, len(prompts), batch_size):
+        seqs = encode(tokenizer, prompts[start : start + batch_size])
+        width = max(len(seq) for seq in seqs)
+        ids = torch.tensor([[eos] * (width - len(s)) + s for s in seqs])  # (B, W), left-padded
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])  # (B, W)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, W)
+        new = [[] for _ in seqs]
+        done = torch.zeros(len(seqs), dtype=torch.bool)  # (B,)
+        past = None
+        for _ in range(min(config.max_new_tokens, limit - width)):
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                        past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            probs = torch.softmax(out.logits[:, -1].float() / config.temperature, dim=-1)  # (B, V)
+            ids = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
+            for row in torch.nonzero(~done).flatten().tolist():
+                new[row].append(ids[row, 0].item())
+            done |= ids[:, 0] == eos
+            if done.all():
+                break
+            mask = torch.cat([mask, torch.ones_like(ids)], dim=1)  # (B, W + t)
+            positions = positions[:, -1:] + 1  # (B, 1)
+        for tokens in new:
+            ended = bool(tokens) and tokens[-1] == eos
+            replies.append((tokenizer.decode(tokens[:-1] if ended else tokens), ended))
+    return replies
+
+
+def word_trigrams(text: str) -> list[tuple[str, ...]]:
+    words = text.lower().split()
+    return [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+
+
+def trigram_overlap(replies: Iterable[str], corpus_replies: Iterable[str]) -> float:
+    """Fraction of the replies' lowercased word trigrams that occur among the corpus replies'."""
+    known = {gram for reply in corpus_replies for gram in word_trigrams(reply)}
+    grams = [gram for reply in replies for gram in word_trigrams(reply)]
+    return sum(gram in known for gram in grams) / max(1, len(grams))
+
+
+@torch.no_grad()
+def reward_scores(model, tokenizer, seqs: Sequence[list[int]], lengths: Sequence[Sequence[int]],
+                  batch_size: int = 64) -> torch.Tensor:
+    """sigmoid of the reward after the first k tokens of each sequence, for each k of its row; (N, K).
+
+    One causal pass scores every prefix of a sequence: the score after k tokens is the head at
+    position k - 1, which is what the app reads as `model(prefix).logits[:, 0]` (a test checks it).
+    """
+    scores = []
+    for start in range(0, len(seqs), batch_size):
+        ids, mask = pad_batch(seqs[start : start + batch_size], tokenizer.pad_token_id)  # (B, T)
+        logits = prefix_logits(model, ids, mask)  # (B, T)
+        index = torch.tensor([[k - 1 for k in row] for row in lengths[start : start + batch_size]])  # (B, K)
+        scores.append(torch.sigmoid(logits.gather(1, index)))  # (B, K)
+    return torch.cat(scores)  # (N, K)
+
+
+def pairwise_accuracy(scores: torch.Tensor, labels: torch.Tensor, margin: float) -> float:
+    """Over all pairs with |label gap| >= margin, the fraction ordered like the labels; scores, labels (N,)."""
+    label_gap = labels[:, None] - labels[None, :]  # (N, N)
+    score_gap = scores[:, None] - scores[None, :]  # (N, N)
+    pairs = torch.triu(label_gap.abs() >= max(margin, 1e-9), diagonal=1)  # (N, N)
+    agree = (torch.sign(label_gap) * torch.sign(score_gap))[pairs]  # (P,)
+    return float((agree + 1).mean() / 2) if agree.numel() else float("nan")
+
+
+def rm_metrics(model, tokenizer, prompts: Sequence[str], texts: Sequence[str], labels: Sequence[float],
+               margin: float) -> dict:
+    """Pairwise accuracy (with `margin` and with none) on full replies and on their first halves."""
+    seqs = [seq[: model.config.n_positions] for seq in encode(tokenizer, texts)]
+    starts = reply_starts(tokenizer, prompts, seqs)
+    lengths = [(len(seq), start + (len(seq) - start + 1) // 2) for seq, start in zip(seqs, starts, strict=True)]
+    target = torch.tensor(labels, dtype=torch.float)
+    scores = reward_scores(model, tokenizer, seqs, lengths)  # (N, 2)
+    full, half = scores[:, 0], scores[:, 1]
+    metrics = {
+        "pairwise_acc": round(pairwise_accuracy(full, target, margin), 4),
+        "pairwise_acc_first_half": round(pairwise_accuracy(half, target, margin), 4),
+        "pairwise_acc_no_margin": round(pairwise_accuracy(full, target, 0.0), 4),
+        "pairwise_acc_first_half_no_margin": round(pairwise_accuracy(half, target, 0.0), 4),
+        "mean_abs_error": round(float((full - target).abs().mean()), 4),
+        "n_eval_texts": len(texts),
+        "margin": margin,
+        "half": "prompt + first ceil(n/2) of the reply's n tokens",
+    }
+    return {**metrics, "bars": bar_report(metrics)}
+
+
+def lm_metrics(model, tokenizer, heldout_texts: Sequence[str], prompts: Sequence[str],
+               corpus_replies: Iterable[str], config: EvalConfig) -> dict:
+    """The policy's held-out loss, and the trigram and eos bars on sampled replies."""
+    samples = sample_replies(model, tokenizer, prompts, config)
+    replies = [text for text, _ in samples]
+    metrics = {
+        "heldout_loss": round(heldout_loss(model, tokenizer, heldout_texts), 4),
+        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies), 4),
+        "eos_rate": round(sum(ended for _, ended in samples) / max(1, len(samples)), 4),
+        "n_loss_texts": len(heldout_texts),
+        "n_samples": len(samples),
+        "example_reply": replies[0] if replies else "",
+    }
+    return {**metrics, "bars": bar_report(metrics)}
+
+
+def model_kind(folder: Path) -> str | None:
+    """"policy", "reward" or None (not a transformers model), from config.json's architectures."""
+    import json
+
+    architectures = json.loads((folder / "config.json").read_text()).get("architectures") or [""]
+    if architectures[0].endswith(("LMHeadModel", "ForCausalLM")):
+        return "policy"
+    return "reward" if architectures[0].endswith("ForSequenceClassification") else None
+
+
+def load_all(zoo_dir: Path) -> dict[str, object]:
+    """Every zoo model by name, with its tokenizer, loaded offline in fp32 on CPU (raises on failure)."""
+    from backends.zoo import modeling
+    from backends.zoo.tokenizer import load_tokenizer
+
+    loaders = {"policy": modeling.load_policy, "reward": modeling.load_reward_model}
+    models = {}
+    for name in available_models(zoo_dir):
+        kind = model_kind(zoo_dir / name)
+        if kind is not None:
+            load_tokenizer(zoo_dir / name)
+            models[name] = loaders[kind](zoo_dir / name)
+    return models
+
+
+def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
+    """The build's held-out metrics again, from the seeds and configs in the manifest."""
+    from backends.zoo import corpus
+    from backends.zoo.tokenizer import load_tokenizer
+
+    split = manifest["stages"]["corpus"]["config"]
+    train = corpus.generate(split["n_train"], split["train_seed"])
+    heldout = corpus.generate(split["n_heldout"], split["heldout_seed"])
+    tokenizer = load_tokenizer(zoo_dir / "tokenizer")
+    measured = {}
+    for name, model in models.items():
+        config = manifest["stages"].get(name, {}).get("config", {})
+        if "eval" not in config:
+            continue
+        evaluation = EvalConfig(**config["eval"])
+        if model_kind(zoo_dir / name) == "policy":
+            measured[name] = lm_metrics(
+                model, tokenizer, [e.text for e in heldout[: evaluation.n_loss_texts]],
+                [corpus.format_prompt(e.prompt) for e in heldout[: evaluation.n_samples]],
+                [e.reply for e in train], evaluation)
+        elif "attribute" in config:
+            rows = heldout[: evaluation.n_rm_texts]
+            measured[name] = rm_metrics(model, tokenizer, [corpus.format_prompt(e.prompt) for e in rows],
+                                        [e.text for e in rows], [getattr(e, config["attribute"]) for e in rows],
+                                        evaluation.margin)
+    return measured
+
+
+def table(manifest: dict, measured: dict[str, dict]) -> tuple[str, bool]:
+    """A text table of every bar (manifest value, recomputed value, threshold) and whether all pass."""
+    lines = [f"{'model':<22} {'metric':<26} {'manifest':>9} {'measured':>9}  {'bar':<8} ok"]
+    all_ok = True
+    for name, stage in manifest["stages"].items():
+        for metric, (direction, threshold) in BARS.items():
+            if metric not in stage.get("metrics", {}):
+                continue
+            built = stage["metrics"][metric]
+            value = measured.get(name, {}).get(metric, built)
+            ok = passes(metric, value)
+            all_ok &= ok
+            shown = f"{value:>9.4f}" if name in measured else f"{'-':>9}"
+            lines.append(f"{name:<22} {metric:<26} {built:>9.4f} {shown}  {direction} {threshold:<5} "
+                         f"{'yes' if ok else 'NO'}")
+    times = ", ".join(f"{name} {stage['wall_s']:.0f}" for name, stage in manifest["stages"].items())
+    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s (bar <= 480 s): {times}")
+    size_ok = manifest.get("total_bytes", 0) < 40e6
+    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar < 40 MB) {'yes' if size_ok else 'NO'}")
+    return "\n".join(lines), all_ok and size_ok
+
+
+def run_check(zoo_dir: Path = ZOO_DIR, full: bool = False) -> tuple[str, bool]:
+    """Verify hashes, load every model offline and (full) recompute the bars; (report, passed)."""
+    zoo_dir = Path(zoo_dir)
+    problems = verify_manifest(zoo_dir)
+    if problems and problems[0].startswith("manifest:"):
+        return "\n".join(problems), False
+    manifest = load_manifest(zoo_dir)
+    models = load_all(zoo_dir)
+    lines = [f"manifest: {len(manifest['files'])} files, "
+             + ("all hashes match" if not problems else f"{len(problems)} problems")]
+    lines += [f"  {problem}" for problem in problems]
+    lines.append(f"loaded offline: {', '.join(models)}")
+    if full:
+        from backends.zoo.stages import corpus_fingerprint
+
+        if manifest["stages"]["corpus"].get("fingerprint") != corpus_fingerprint():
+            lines.append("note: backends/zoo/corpus.py changed since the build; rebuild to compare like with like")
+    measured = recompute(zoo_dir, manifest, models) if full else {}
+    report, bars_ok = table(manifest, measured)
+    return "\n".join([*lines, report]), bars_ok and not problems

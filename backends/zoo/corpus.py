@@ -1,0 +1,389 @@
+"""Seeded generator of the labelled toy chat corpus that the zoo's tiny models are trained on.
+
+What it is: a compositional, templated language of chat turns -- reviews of films, restaurants,
+products and places; "write a sentence with the words ..." requests; short questions -- each
+reply labelled with three graded rewards, plus the evaluation prompt sets and keyword coverage.
+What it is not: no tokenizer, no model and no torch; the word lists live in lexicon.py, and
+training and scoring live with the trainer and the reward backends.
+
+Labels, all in [0, 1]:
+  sentiment    reviews: (stars - 1) / 4, stated by the verdict that opens the reply. Keyword and
+               question replies: a mood level 0..4 over 4, worded by a graded adverb opening the
+               sentence ("Tragically, / Unfortunately, / - / Luckily, / Happily,") or a graded
+               adjective opening the answer ("An awful / A dull / An okay / A good / A wonderful
+               way to ..."), with matching closing words.
+  informative  concrete details / 4: a detail clause on a review aspect, a setting phrase or an
+               adjective in a keyword sentence, a tip after a question's answer. Reviews and answers
+               say up front how many follow ("..., for two reasons." / "Here are three tips." /
+               "Briefly, ..."); keyword details fill in reading order: the first half shows the level.
+  politeness   0 rude, 0.25 curt, 0.75 friendly, 1 polite: set by the opening words, echoed by
+               the closing line (curt replies have none). No middle level: < 0.5 reads as rude.
+Correlations by design, never deterministic: negative reviews carry more details, rude and curt
+replies fewer (so they are shorter), polite replies are slightly more positive.
+"""
+
+import argparse
+import itertools
+import json
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from backends.zoo import lexicon as lx
+
+USER_PREFIX = "User: "
+ASSISTANT_PREFIX = "\nAssistant:"
+
+Kind = Literal["review", "keywords", "question"]
+KINDS: tuple[Kind, ...] = ("review", "keywords", "question")
+# Questions get a little more than the suggested 15%: their tips are the hardest part to learn.
+KIND_WEIGHTS = (60, 20, 20)
+MAX_DETAILS = 4
+# Words of a whole formatted example, so that it stays under ~110 BPE tokens.
+MAX_WORDS = 70
+POLITENESS_LEVELS: dict[float, str] = {0.0: "rude", 0.25: "curt", 0.75: "friendly", 1.0: "polite"}
+REVIEW_TOPICS = tuple(lx.REVIEW_TOPICS)
+QUESTION_TOPICS = tuple(lx.QUESTION_TOPICS)
+KEYWORD_SLOTS = ("agent", "verb", "object", "place")
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "prompts"
+
+_POLITENESS_WEIGHTS = (2, 2, 3, 3)
+# Mood (stars - 1 for reviews) given politeness: polite replies lean slightly positive.
+_MOOD_WEIGHTS_POLITE = (2, 2, 2, 3, 3)
+_MOOD_WEIGHTS_RUDE = (3, 3, 2, 2, 2)
+# Chance that each detail slot is filled, by politeness; reviews add a bonus for low stars.
+_DETAIL_P: dict[float, float] = {0.0: 0.3, 0.25: 0.4, 0.75: 0.55, 1.0: 0.6}
+_LOW_STAR_BONUS: dict[int, float] = {1: 0.25, 2: 0.2, 3: 0.1, 4: 0.0, 5: 0.0}
+# Weights of reviewing 2, 3 or 4 aspects, by politeness: rude replies say less.
+_ASPECT_COUNT_WEIGHTS: dict[float, tuple[int, ...]] = {0.0: (6, 3, 1), 0.25: (5, 3, 2), 0.75: (3, 4, 3), 1.0: (2, 4, 4)}
+_COUNT_WORDS = max(len(count.split()) for count in lx.REVIEW_COUNTS + lx.TIP_COUNTS)
+# Weights of using 0..k of the k requested keywords: mostly partial coverage.
+_COVERAGE_WEIGHTS: dict[int, tuple[int, ...]] = {2: (20, 55, 25), 3: (10, 35, 35, 20), 4: (5, 25, 35, 20, 15)}
+
+
+def format_prompt(prompt: str) -> str:
+    """'User: {prompt}\\nAssistant:' -- what the policy is conditioned on."""
+    return f"{USER_PREFIX}{prompt}{ASSISTANT_PREFIX}"
+
+
+def format_example(prompt: str, reply: str) -> str:
+    """format_prompt(prompt) + ' ' + reply: the reply follows exactly one space."""
+    return f"{format_prompt(prompt)} {reply}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled chat turn; see the module docstring for what the labels mean."""
+
+    kind: Kind
+    prompt: str
+    reply: str
+    sentiment: float
+    informative: float
+    politeness: float
+    keywords: tuple[str, ...]
+    topic: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"`kind` has to be one of {KINDS}, but is {self.kind!r}")
+        for name in ("sentiment", "informative", "politeness"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"`{name}` has to be a float in [0, 1], but is {value}")
+
+    @property
+    def text(self) -> str:
+        return format_example(self.prompt, self.reply)
+
+
+def keyword_coverage(text: str, keywords: Sequence[str]) -> float:
+    """Fraction of `keywords` in `text` as whole words, ignoring case (1.0 if none); pass the reply alone."""
+    if not keywords:
+        return 1.0
+    lowered = text.lower()
+    hits = sum(re.search(rf"\b{re.escape(keyword.lower())}\b", lowered) is not None for keyword in keywords)
+    return hits / len(keywords)
+
+
+# ------------------------------------------------------------------------------ shared parts
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _politeness(rng: random.Random) -> float:
+    return rng.choices(tuple(POLITENESS_LEVELS), weights=_POLITENESS_WEIGHTS)[0]
+
+
+def _mood(rng: random.Random, politeness: float) -> int:
+    weights = _MOOD_WEIGHTS_POLITE if politeness >= 0.5 else _MOOD_WEIGHTS_RUDE
+    return rng.choices(range(5), weights=weights)[0]
+
+
+def _tone(rng: random.Random, politeness: float) -> tuple[str, str]:
+    """Opening words and a closing line (possibly empty) of one politeness level."""
+    return rng.choice(lx.OPENERS[politeness]), rng.choice(lx.CLOSERS[politeness])
+
+
+def _words(*parts: str) -> int:
+    return sum(len(part.split()) for part in parts)
+
+
+def _join(*parts: str) -> str:
+    return " ".join(part for part in parts if part)
+
+
+# ----------------------------------------------------------------------------------- reviews
+def _review_prompt(rng: random.Random, topic: str) -> tuple[str, str]:
+    """A review request and the name of what is reviewed."""
+    spec = lx.REVIEW_TOPICS[topic]
+    name = spec.name_pattern.format(a=rng.choice(spec.firsts), b=rng.choice(spec.seconds))
+    return rng.choice(spec.prompts).format(name=name), name
+
+
+def _polarities(rng: random.Random, stars: int, count: int) -> list[bool]:
+    """Which of `count` aspects are praised: mixed at 3 stars, at most one exception at 2/4."""
+    if stars == 3:
+        praised = rng.randint(1, count - 1)
+    elif stars in (2, 4):
+        exceptions = int(rng.random() < 0.4)
+        praised = count - exceptions if stars == 4 else exceptions
+    else:
+        praised = count if stars == 5 else 0
+    flags = [True] * praised + [False] * (count - praised)
+    rng.shuffle(flags)
+    return flags
+
+
+def _plan_aspects(rng: random.Random, topic: str, stars: int, politeness: float) -> list[tuple[lx.Aspect, bool, int]]:
+    """(aspect, praised, number of details) triples in the lexicon's order of aspects, which keeps
+    a small model from repeating one; three or four details pack two to an aspect, to fit the budget."""
+    p_detail = _DETAIL_P[politeness] + _LOW_STAR_BONUS[stars]
+    details = sum(rng.random() < p_detail for _ in range(MAX_DETAILS))
+    packed = [2, details - 2] if details > 2 else [1] * details
+    count = max(len(packed), rng.choices((2, 3, 4), weights=_ASPECT_COUNT_WEIGHTS[politeness])[0])
+    aspects = lx.REVIEW_TOPICS[topic].aspects
+    chosen = sorted(rng.sample(range(len(aspects)), count))
+    per_aspect = packed + [0] * (count - len(packed))
+    rng.shuffle(per_aspect)
+    return list(zip([aspects[i] for i in chosen], _polarities(rng, stars, count), per_aspect, strict=True))
+
+
+def _opening(rng: random.Random, verdict: str, details: int) -> str:
+    """The first sentence: the verdict, and how many details follow (or that none do)."""
+    if details:
+        return _cap(f"{verdict}, {lx.counted(rng.choice(lx.REVIEW_COUNTS), details)}.")
+    return _cap(f"{rng.choice(lx.BRIEF_PREFIXES)} {verdict}.")
+
+
+def _aspect_clause(rng: random.Random, aspect: lx.Aspect, praised: bool, details: int) -> str:
+    adjective = rng.choice(aspect.pos if praised else aspect.neg)
+    be = "were" if aspect.plural else "was"
+    clause = rng.choice(lx.ASPECT_TEMPLATES).format(a=aspect.name, be=be, adj=adjective)
+    chosen = rng.sample(aspect.pos_details if praised else aspect.neg_details, details)
+    return ", ".join([clause, *chosen[:-1]]) + (f", and {chosen[-1]}" if chosen else "")
+
+
+def _fit(praised: list[bool], details: list[int], clauses: list[str], budget: int, stars: int) -> list[int]:
+    """Indices of the aspect clauses kept within `budget` words ("however" counted): undetailed and
+    later ones go first, never fewer than two, and a 3-star review keeps both polarities."""
+    keep = list(range(len(clauses)))
+    while len(keep) > 2 and sum(_words(clauses[i]) + 1 for i in keep) > budget:
+        for i in sorted(keep, key=lambda j: (details[j] > 0, -j)):
+            rest = [praised[j] for j in keep if j != i]
+            if stars != 3 or (any(rest) and not all(rest)):
+                keep.remove(i)
+                break
+    return keep
+
+
+def _aspect_sentences(praised: list[bool], clauses: list[str]) -> list[str]:
+    """The clauses as sentences, "However," marking each change of polarity."""
+    changes = [False] + [before != after for before, after in itertools.pairwise(praised)]
+    return [_cap(f"{'however, ' if change else ''}{clause}.") for change, clause in zip(changes, clauses, strict=True)]
+
+
+def _review(rng: random.Random) -> Example:
+    topic = rng.choice(REVIEW_TOPICS)
+    prompt, name = _review_prompt(rng, topic)
+    politeness = _politeness(rng)
+    stars = 1 + _mood(rng, politeness)
+    opener, closer = _tone(rng, politeness)
+    rating = lx.counted("{N} star{s} from me.", stars) if rng.random() < 0.4 else ""
+    plan = _plan_aspects(rng, topic, stars, politeness)
+    clauses = [_aspect_clause(rng, *step) for step in plan]
+    praised = [step[1] for step in plan]
+    verdict = rng.choice(lx.VERDICT_TEMPLATES).format(name=name, vp=rng.choice(lx.VERDICTS[stars]))
+    # The detail count joins the verdict once the kept details are known; budget its longest form.
+    budget = MAX_WORDS - _words(format_prompt(prompt), opener, verdict, rating, closer) - _COUNT_WORDS
+    keep = _fit(praised, [step[2] for step in plan], clauses, budget, stars)
+    detailed = [i for i in keep if plan[i][2]]
+    while detailed and sum(_words(clauses[i]) + 1 for i in keep) > budget:  # over with two aspects: drop details
+        last = detailed[-1]
+        plan[last] = (*plan[last][:2], plan[last][2] - 1)
+        clauses[last] = _aspect_clause(rng, *plan[last])
+        detailed = [i for i in keep if plan[i][2]]
+    details = sum(plan[i][2] for i in keep)
+    sentences = _aspect_sentences([praised[i] for i in keep], [clauses[i] for i in keep])
+    reply = _join(opener, _opening(rng, verdict, details), rating, *sentences, closer)
+    return Example("review", prompt, reply, (stars - 1) / 4, details / MAX_DETAILS, politeness, (), topic)
+
+
+# ---------------------------------------------------------------------------------- keywords
+def _keyword_prompt(rng: random.Random, count: int) -> tuple[str, dict[str, str]]:
+    """A request for `count` keywords, one from each of `count` distinct slots."""
+    slots = rng.sample(KEYWORD_SLOTS, count)
+    requested = {slot: rng.choice(lx.KEYWORD_WORDS[slot]) for slot in slots}
+    words = list(requested.values())
+    listed = ", ".join(words[:-1]) + " and " + words[-1]
+    return rng.choice(lx.KEYWORD_PROMPTS).format(words=listed), requested
+
+
+def _keyword_sentence(
+    rng: random.Random, requested: dict[str, str], used: Sequence[str], politeness: float
+) -> tuple[str, int]:
+    """A clause using exactly the `used` requested keywords, and its number of details."""
+    fillers = {}
+    for slot in KEYWORD_SLOTS:
+        others = [word for word in lx.KEYWORD_WORDS[slot] if word != requested.get(slot)]
+        fillers[slot] = requested[slot] if slot in used else rng.choice(others)
+    # Details fill their slots in reading order (time, weather, agent, object): they show early.
+    details = sum(rng.random() < _DETAIL_P[politeness] for _ in range(MAX_DETAILS))
+    for slot in ("agent", "object")[: max(0, details - 2)]:
+        fillers[slot] = f"{rng.choice(lx.KEYWORD_DETAILS[slot])} {fillers[slot]}"
+    clause = rng.choice(lx.KEYWORD_TEMPLATES).format(**fillers)
+    if details:
+        setting = [rng.choice(lx.KEYWORD_DETAILS[slot]) for slot in ("time", "weather")[:details]]
+        clause = f"{' '.join(setting)}, {clause}"
+    return clause, details
+
+
+def _keywords(rng: random.Random) -> Example:
+    count = rng.choice((2, 3, 4))
+    prompt, requested = _keyword_prompt(rng, count)
+    politeness = _politeness(rng)
+    mood = _mood(rng, politeness)
+    n_used = rng.choices(range(count + 1), weights=_COVERAGE_WEIGHTS[count])[0]
+    used = rng.sample(list(requested), n_used)
+    clause, details = _keyword_sentence(rng, requested, used, politeness)
+    adverbs, closing = lx.KEYWORD_MOODS[mood]
+    adverb = rng.choice(adverbs)
+    sentence = _cap(f"{adverb} {clause}" if adverb else clause) + "."
+    ending = rng.choice(closing) if mood != 2 else ""
+    opener, closer = _tone(rng, politeness)
+    reply = _join(opener, sentence, ending, closer)
+    return Example(
+        "keywords", prompt, reply, mood / 4, details / MAX_DETAILS, politeness,
+        tuple(requested.values()), "keywords",
+    )
+
+
+# --------------------------------------------------------------------------------- questions
+def _question_prompt(rng: random.Random, topic: str) -> str:
+    spec = lx.QUESTION_TOPICS[topic]
+    return rng.choice(spec.prompts).format(c=rng.choice(spec.contexts))
+
+
+def _question(rng: random.Random) -> Example:
+    topic = rng.choice(QUESTION_TOPICS)
+    spec = lx.QUESTION_TOPICS[topic]
+    prompt = _question_prompt(rng, topic)
+    politeness = _politeness(rng)
+    mood = _mood(rng, politeness)
+    grades, endings = lx.QUESTION_MOODS[mood]
+    answer = f"{rng.choice(grades)} {spec.frame}: {rng.choice(spec.suggestions)}."
+    ending = rng.choice(endings) if rng.random() < 0.5 else ""
+    n_details = sum(rng.random() < _DETAIL_P[politeness] for _ in range(MAX_DETAILS))
+    tips = [spec.details[i] for i in sorted(rng.sample(range(len(spec.details)), n_details))]  # in lexicon order
+    opener, closer = _tone(rng, politeness)
+    while tips and _words(format_prompt(prompt), opener, answer, *tips, ending, closer) + _COUNT_WORDS > MAX_WORDS:
+        tips.pop()
+    # How many tips follow (or that none do) is said before the answer, so that it shows early.
+    if tips:
+        lead = f"{lx.counted(rng.choice(lx.TIP_COUNTS), len(tips))} {_cap(answer)}"
+    else:
+        lead = _cap(f"{rng.choice(lx.BRIEF_PREFIXES)} {answer}")
+    reply = _join(opener, lead, *tips, ending, closer)
+    return Example("question", prompt, reply, mood / 4, len(tips) / MAX_DETAILS, politeness, (), "question")
+
+
+_MAKERS: dict[Kind, Callable[[random.Random], Example]] = {
+    "review": _review, "keywords": _keywords, "question": _question
+}
+
+
+def generate(n: int, seed: int) -> list[Example]:
+    """`n` labelled examples, ~60% reviews, 20% keyword requests, 20% questions; the same
+    `seed` always gives the same examples (a private random.Random, never the global one)."""
+    if n < 0:
+        raise ValueError(f"`n` has to be a non-negative int, but is {n}")
+    rng = random.Random(seed)
+    kinds = rng.choices(KINDS, weights=KIND_WEIGHTS, k=n)
+    return [_MAKERS[kind](rng) for kind in kinds]
+
+
+# ------------------------------------------------------------------------ evaluation prompts
+def _distinct(draw: Callable[[int], dict], n: int) -> list[dict]:
+    """`n` items with distinct prompts; `draw` gets the number of items accepted so far."""
+    items: dict[str, dict] = {}
+    for _ in range(100 * n):
+        item = draw(len(items))
+        items.setdefault(item["prompt"], item)
+        if len(items) == n:
+            return list(items.values())
+    raise RuntimeError(f"could not draw {n} distinct prompts")
+
+
+def prompt_sets(seed: int = 1234) -> dict[str, list[dict]]:
+    """Evaluation prompts from the corpus templates, balanced over topics / keyword counts:
+    48 reviews, 48 keyword requests, 40 questions, each {"prompt", "tags"} (+ "keywords")."""
+    rng = random.Random(seed)
+
+    def review(i: int) -> dict:
+        topic = REVIEW_TOPICS[i % len(REVIEW_TOPICS)]
+        return {"prompt": _review_prompt(rng, topic)[0], "tags": ["review", topic]}
+
+    def keywords(i: int) -> dict:
+        count = 2 + i % 3
+        prompt, requested = _keyword_prompt(rng, count)
+        tags = ["keywords", f"{count}-keywords"]
+        return {"prompt": prompt, "tags": tags, "keywords": list(requested.values())}
+
+    def question(i: int) -> dict:
+        topic = QUESTION_TOPICS[i % len(QUESTION_TOPICS)]
+        return {"prompt": _question_prompt(rng, topic), "tags": ["question", topic]}
+
+    return {"reviews": _distinct(review, 48), "keywords": _distinct(keywords, 48), "questions": _distinct(question, 40)}
+
+
+def write_prompts(directory: Path = PROMPTS_DIR) -> list[Path]:
+    """(Re)write `{reviews,keywords,questions}.jsonl` from prompt_sets(), one object per line."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, items in prompt_sets().items():
+        path = directory / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="ascii")
+        paths.append(path)
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Print sample texts of the zoo corpus.")
+    parser.add_argument("--n", type=int, default=5, help="number of examples to print")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed")
+    parser.add_argument("--write-prompts", action="store_true", help=f"rewrite the prompt sets in {PROMPTS_DIR}")
+    args = parser.parse_args(argv)
+    if args.write_prompts:
+        for path in write_prompts():
+            print(f"wrote {path}")
+        return
+    for e in generate(args.n, args.seed):
+        labels = f"sentiment={e.sentiment:.2f} informative={e.informative:.2f} politeness={e.politeness:.2f}"
+        print(f"# {e.kind}/{e.topic} {labels}\n{e.text}\n")
+
+
+if __name__ == "__main__":
+    main()

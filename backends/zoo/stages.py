@@ -1,0 +1,161 @@
+"""The zoo's build stages: corpus -> tokenizer -> tiny-sft -> three prefix reward models.
+
+Each stage is a function registered with `@stage`, with a frozen config for the full build and a
+tiny one for `--quick`; it writes its folder and returns the held-out metrics that go into the
+manifest. Models are saved as fp16 safetensors with the tokenizer beside them, so every folder
+loads offline on its own. The corpus itself is not saved: it is regenerated from its seeds.
+This module wires data to the training loops; the loops live in `train`, the metrics in `check`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from backends.zoo import modeling, sha256_file
+from backends.zoo.build import Context, stage
+from backends.zoo.check import EvalConfig, lm_metrics, rm_metrics
+from backends.zoo.tokenizer import TokenizerConfig, load_tokenizer, round_trip_failures, train_tokenizer
+from backends.zoo.train import ModelShape, TrainConfig, train_policy, train_reward_model
+
+ATTRIBUTES = ("sentiment", "informative", "politeness")
+SFT_TRAIN = TrainConfig(steps=900, batch_size=32, lr=3e-3, warmup_steps=30)
+RM_TRAIN = TrainConfig(steps=300, batch_size=32, lr=1e-3, warmup_steps=20)
+# Sentiment and politeness are stated in a reply's first words; counting details takes longer to learn.
+RM_STEPS = {"sentiment": 100, "informative": 250, "politeness": 100}
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    n_train: int = field(default=60_000, metadata={"help": "training examples, generated from train_seed"})
+    train_seed: int = field(default=0, metadata={"help": "corpus.generate seed of the training split"})
+    n_heldout: int = field(default=2_000, metadata={"help": "held-out examples for the build's metrics"})
+    heldout_seed: int = field(default=1, metadata={"help": "corpus.generate seed of the held-out split"})
+
+    def __post_init__(self) -> None:
+        if self.train_seed == self.heldout_seed:
+            raise ValueError(f"`heldout_seed` has to differ from `train_seed`, but both are {self.train_seed}")
+
+
+@dataclass(frozen=True)
+class SFTConfig:
+    shape: ModelShape = field(default_factory=ModelShape)
+    train: TrainConfig = field(default_factory=lambda: SFT_TRAIN)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+
+@dataclass(frozen=True)
+class RMConfig:
+    attribute: Literal["sentiment", "informative", "politeness"] = "sentiment"
+    train: TrainConfig = field(default_factory=lambda: RM_TRAIN)
+    weighting: Literal["linear", "uniform"] = field(
+        default="linear", metadata={"help": "weight of each reply prefix in the loss, by position"}
+    )
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if self.attribute not in ATTRIBUTES:
+            raise ValueError(f"`attribute` has to be one of {ATTRIBUTES}, but is {self.attribute!r}")
+
+
+def corpus_module():
+    from backends.zoo import corpus
+
+    return corpus
+
+
+def corpus_fingerprint() -> dict:
+    return {"corpus_py_sha256": sha256_file(Path(corpus_module().__file__))}
+
+
+def examples(ctx: Context, split: Literal["train", "heldout"]) -> list:
+    config: CorpusConfig = ctx.config("corpus")
+    n, seed = (config.n_train, config.train_seed) if split == "train" else (config.n_heldout, config.heldout_seed)
+    return ctx.cached(f"corpus/{split}", lambda: corpus_module().generate(n, seed))
+
+
+def describe(split: list, seed: int) -> dict:
+    texts = "\n".join(example.text for example in split)
+    words = [len(example.reply.split()) for example in split]
+    return {"seed": seed, "n": len(split), "sha256_of_texts": hashlib.sha256(texts.encode()).hexdigest(),
+            "kinds": dict(Counter(example.kind for example in split)),
+            "label_means": {a: round(sum(getattr(e, a) for e in split) / len(split), 4) for a in ATTRIBUTES},
+            "reply_words_mean": round(sum(words) / len(words), 2), "reply_words_max": max(words)}
+
+
+@stage("corpus", config=CorpusConfig(), quick=CorpusConfig(n_train=600, n_heldout=100),
+       fingerprint=corpus_fingerprint)
+def build_corpus(ctx: Context, config: CorpusConfig) -> dict:
+    train, heldout = examples(ctx, "train"), examples(ctx, "heldout")
+    train_texts = {example.text for example in train}
+    # No source hash in here: a corpus.py edit that leaves the texts alone keeps later stages fresh.
+    split = {"generator": "backends.zoo.corpus.generate(n, seed)",
+             "train": describe(train, config.train_seed), "heldout": describe(heldout, config.heldout_seed)}
+    (ctx.dir("corpus") / "split.json").write_text(json.dumps(split, indent=2, sort_keys=True) + "\n")
+    return {"n_train": len(train), "n_heldout": len(heldout),
+            "heldout_texts_also_in_train": sum(example.text in train_texts for example in heldout)}
+
+
+@stage("tokenizer", after=("corpus",), config=TokenizerConfig(), quick=TokenizerConfig(vocab_size=1000))
+def build_tokenizer(ctx: Context, config: TokenizerConfig) -> dict:
+    train = [example.text for example in examples(ctx, "train")]
+    tokenizer = train_tokenizer(train, config)
+    tokenizer.save_pretrained(str(ctx.dir("tokenizer")))
+    reloaded = load_tokenizer(ctx.dir("tokenizer"))
+    heldout = [example.text for example in examples(ctx, "heldout")]
+    failures = round_trip_failures(reloaded, heldout + train[:2000])
+    if failures:
+        raise RuntimeError(f"tokenizer does not round-trip {len(failures)} texts, e.g. {failures[0]!r}")
+    lengths = [len(ids) + 1 for ids in reloaded(heldout, add_special_tokens=False)["input_ids"]]
+    return {"vocab_size": len(reloaded), "round_trip_texts": len(heldout) + min(2000, len(train)),
+            "tokens_per_text_mean": round(sum(lengths) / len(lengths), 2), "tokens_per_text_max": max(lengths)}
+
+
+QUICK_TRAIN = TrainConfig(steps=6, batch_size=8, warmup_steps=2)
+QUICK_EVAL = EvalConfig(n_loss_texts=16, n_samples=4, max_new_tokens=12, n_rm_texts=24)
+
+
+@stage("tiny-sft", after=("tokenizer",), config=SFTConfig(),
+       quick=SFTConfig(shape=ModelShape(n_layer=1, n_embd=32, n_head=2), train=QUICK_TRAIN, eval=QUICK_EVAL))
+def build_sft(ctx: Context, config: SFTConfig) -> dict:
+    tokenizer = load_tokenizer(ctx.dir("tokenizer"))
+    train = [example.text for example in examples(ctx, "train")]
+    stats = train_policy(tokenizer, train, config.shape, config.train, ctx.dir("tiny-sft"), ctx.threads)
+    model = modeling.load_policy(ctx.dir("tiny-sft"))
+    heldout = examples(ctx, "heldout")
+    corpus = corpus_module()
+    metrics = lm_metrics(
+        model, tokenizer,
+        heldout_texts=[e.text for e in heldout[: config.eval.n_loss_texts]],
+        prompts=[corpus.format_prompt(e.prompt) for e in heldout[: config.eval.n_samples]],
+        corpus_replies=[e.reply for e in examples(ctx, "train")], config=config.eval,
+    )
+    return {**stats, **metrics}
+
+
+def build_reward_model(ctx: Context, config: RMConfig) -> dict:
+    corpus = corpus_module()
+    tokenizer = load_tokenizer(ctx.dir("tokenizer"))
+    folder = ctx.dir(f"tiny-{config.attribute}-rm")
+    train = examples(ctx, "train")
+    stats = train_reward_model(
+        tokenizer, [corpus.format_prompt(e.prompt) for e in train], [e.text for e in train],
+        [getattr(e, config.attribute) for e in train], config.attribute, config.train, config.weighting,
+        ctx.dir("tiny-sft"), folder, ctx.threads,
+    )
+    model = modeling.load_reward_model(folder)
+    heldout = examples(ctx, "heldout")[: config.eval.n_rm_texts]
+    metrics = rm_metrics(model, tokenizer, [corpus.format_prompt(e.prompt) for e in heldout],
+                         [e.text for e in heldout], [getattr(e, config.attribute) for e in heldout],
+                         margin=config.eval.margin)
+    return {**stats, **metrics}
+
+
+for _attribute in ATTRIBUTES:
+    stage(f"tiny-{_attribute}-rm", after=("tiny-sft",),
+          config=RMConfig(attribute=_attribute, train=replace(RM_TRAIN, steps=RM_STEPS[_attribute])),
+          quick=RMConfig(attribute=_attribute, train=QUICK_TRAIN, eval=QUICK_EVAL))(build_reward_model)
