@@ -1,6 +1,6 @@
 """Command line of the zoo: `build` the models (resumable) and `check` them.
 
-    python -m backends.zoo build [--out assets/zoo] [--only STAGE] [--force] [--quick] [--threads N]
+    python -m backends.zoo build [--out assets/zoo] [--only STAGE[,STAGE]] [--force] [--quick] [--threads N]
     python -m backends.zoo check [--zoo assets/zoo] [--full] [--threads N]
 
 Only argument parsing and reporting; the work is in `build` and `check`.
@@ -23,7 +23,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build the stale stages and rewrite manifest.json")
     build.add_argument("--out", type=Path, default=ZOO_DIR, help=f"output folder (default {ZOO_DIR})")
-    build.add_argument("--only", metavar="STAGE", help="build just this stage (its inputs must be built)")
+    build.add_argument("--only", metavar="STAGE[,STAGE]", action="append",
+                       help="build just these stages (repeat or comma-separate; their inputs must be built)")
     build.add_argument("--force", action="store_true", help="rebuild even the stages that are up to date")
     build.add_argument("--quick", action="store_true", help="tiny configs, for smoke tests")
     build.add_argument("--threads", type=int, help="CPU threads (default: 1 or all, whichever is faster now)")
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "build":
         from backends.zoo.build import build
 
-        summary = build(args.out, only=args.only, force=args.force, quick=args.quick, threads=args.threads)
+        only = [name for value in args.only for name in value.split(",") if name] if args.only else None
+        summary = build(args.out, only=only, force=args.force, quick=args.quick, threads=args.threads)
         logging.info("built %s, skipped %s in %.1f s", summary["built"], summary["skipped"], summary["wall_s"])
         return 0
     from backends.zoo.check import run_check

@@ -16,7 +16,7 @@ import os
 import platform
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -152,22 +152,27 @@ def run_stage(ctx: Context, entry: Stage) -> dict:
     return stamp
 
 
-def plan(ctx: Context, only: str | None) -> list[Stage]:
+def plan(ctx: Context, only: Sequence[str] | None) -> list[Stage]:
+    """The stages to consider, in registration order: all, or `only` (whose inputs must be built)."""
     if only is None:
         return list(STAGES.values())
-    entry = get_stage(only)
-    stale = [dep for dep in entry.after if not is_fresh(ctx, get_stage(dep))]
+    chosen = [get_stage(name) for name in STAGES if name in {get_stage(n).name for n in only}]
+    names = {entry.name for entry in chosen}
+    stale = sorted({dep for entry in chosen for dep in entry.after
+                    if dep not in names and not is_fresh(ctx, get_stage(dep))})
     if stale:
-        raise RuntimeError(f"stage {only!r} needs {stale} built first: run the build without --only")
-    return [entry]
+        raise RuntimeError(f"stages {sorted(names)} need {stale} built first: run the build without --only")
+    return chosen
 
 
-def build(out: Path = ZOO_DIR, only: str | None = None, force: bool = False, quick: bool = False,
+def build(out: Path = ZOO_DIR, only: str | Sequence[str] | None = None, force: bool = False, quick: bool = False,
           threads: int | None = None) -> dict:
     """Run the stale stages (all with `force`) in registration order; rewrites the manifest.
 
-    threads: pin the CPU threads (bitwise reproducible runs); None times 1 against all per stage.
+    only: a stage name or names to consider instead of all of them.
+    threads: pin the CPU threads (bitwise reproducible runs); None picks 1 or all as training goes.
     """
+    only = [only] if isinstance(only, str) else only
     from backends.zoo import aligned, stages  # noqa: F401  registers the stages
 
     ctx = Context(out=Path(out), quick=quick, threads=threads)

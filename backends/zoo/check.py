@@ -231,7 +231,7 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
     measured = {}
     for name, model in models.items():
         config = manifest["stages"].get(name, {}).get("config", {})
-        if "eval" not in config:
+        if "bars" not in manifest["stages"].get(name, {}).get("metrics", {}) or "eval" not in config:
             continue
         evaluation = EvalConfig(**config["eval"])
         if model_kind(zoo_dir / name) == "policy":
@@ -253,7 +253,7 @@ def table(manifest: dict, measured: dict[str, dict]) -> tuple[str, bool]:
     all_ok = True
     for name, stage in manifest["stages"].items():
         for metric, (direction, threshold) in BARS.items():
-            if metric not in stage.get("metrics", {}):
+            if metric not in stage.get("metrics", {}).get("bars", {}):  # bars judge lm_/rm_metrics only
                 continue
             built = stage["metrics"][metric]
             value = measured.get(name, {}).get(metric, built)
