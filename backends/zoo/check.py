@@ -201,7 +201,17 @@ def model_kind(folder: Path) -> str | None:
     architectures = json.loads((folder / "config.json").read_text()).get("architectures") or [""]
     if architectures[0].endswith(("LMHeadModel", "ForCausalLM")):
         return "policy"
+    if architectures[0] == "ArmRewardModel":
+        return "arm"
     return "reward" if architectures[0].endswith("ForSequenceClassification") else None
+
+
+def _load_arm(folder: Path):
+    import torch
+
+    from backends.rewards.arm import ArmRewardModel
+
+    return ArmRewardModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True).eval()
 
 
 def load_all(zoo_dir: Path) -> dict[str, object]:
@@ -209,7 +219,7 @@ def load_all(zoo_dir: Path) -> dict[str, object]:
     from backends.zoo import modeling
     from backends.zoo.tokenizer import load_tokenizer
 
-    loaders = {"policy": modeling.load_policy, "reward": modeling.load_reward_model}
+    loaders = {"policy": modeling.load_policy, "reward": modeling.load_reward_model, "arm": _load_arm}
     models = {}
     for name in available_models(zoo_dir):
         kind = model_kind(zoo_dir / name)
