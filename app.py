@@ -15,6 +15,7 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from backends.devices import set_cpu_threads
 from backends.engine import Engine
 from playground.loading import warm_at_startup
 from playground.settings import Settings
@@ -27,6 +28,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     engine = Engine(device=settings.device)
+    set_cpu_threads(os.environ.get("PLAYGROUND_TORCH_THREADS", "auto"), engine.device)
     warm_at_startup(engine, settings.preset)
     store, store_note = open_store(settings.database_url)
     demo = build_ui(engine, settings, store=store, store_note=store_note)

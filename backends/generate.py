@@ -19,34 +19,11 @@ from collections.abc import Sequence
 
 from backends.config import fields
 from backends.decoders import DECODERS, GenerationRequest
+from backends.devices import set_cpu_threads
+from backends.eval_inputs import UsageError, parse_pairs, parse_reward_settings, parse_rewards
 from backends.events import Finished, Rollout, TokenStep, to_dict
 from backends.presets import PRESETS
 from backends.rewards import REWARDS
-
-
-class UsageError(ValueError):
-    pass
-
-
-def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{what} {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
-    return out
-
-
-def _reward_settings(items: Sequence[str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for key, value in _pairs(items, "--reward-set").items():
-        name, dot, field = key.partition(".")
-        if not dot or not field:
-            raise UsageError(f"--reward-set {key}={value}: expected NAME.KEY=VALUE, e.g. keywords.words=dog,park")
-        REWARDS.get(name)  # unknown names fail here with the valid ones
-        out.setdefault(name, {})[field] = value
-    return out
 
 
 def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest, argparse.Namespace]:
@@ -71,18 +48,12 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
     if args.prompt is None:
         raise UsageError("--prompt is required")
     DECODERS.get(args.decoder)
-    weights = {}
-    for name, value in _pairs(args.reward, "--reward").items():
-        REWARDS.get(name)
-        try:
-            weights[name] = float(value)
-        except ValueError:
-            raise UsageError(f"--reward {name}={value}: the weight must be a number") from None
+    weights = parse_rewards(args.reward)
     preset = PRESETS.get(args.preset)
     max_new = args.max_new_tokens or (preset.max_new_tokens if preset else 64)
     request = GenerationRequest(
-        prompt=args.prompt, decoder=args.decoder, config=_pairs(args.settings, "--set"), rewards=weights,
-        reward_config=_reward_settings(args.reward_set), preset=args.preset, seed=args.seed,
+        prompt=args.prompt, decoder=args.decoder, config=parse_pairs(args.settings, "--set"), rewards=weights,
+        reward_config=parse_reward_settings(args.reward_set), preset=args.preset, seed=args.seed,
         max_new_tokens=max_new, raw_prompt=args.raw_prompt)
     return request, args
 
@@ -113,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from backends.engine import Engine
 
     engine = Engine(device=args.device)
+    set_cpu_threads(os.environ.get("PLAYGROUND_TORCH_THREADS", "auto"), engine.device)
     last = None
     for event in engine.stream(request):
         last = event

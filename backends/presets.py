@@ -9,7 +9,7 @@ chat template). This module holds data only; the Engine loads what a preset name
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from backends.registry import UnknownName
 from backends.rewards.base import RewardModelRef
@@ -56,19 +56,6 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         max_new_tokens=64,
     ),
     Preset(
-        name="embedded-indirect",
-        description="The embedded zoo with a baseline aligned to politeness (tiny-dpo-polite): Transfer Q*'s "
-                    "indirect transfer when the target reward is sentiment.",
-        policy="zoo:tiny-sft",
-        baseline="zoo:tiny-dpo-polite",
-        reward_models=_ZOO_RM,
-        arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
-        prompt_template="User: {prompt}\nAssistant:",
-        default_rewards={"sentiment": 1.0},
-        prompt_sets=("reviews", "keywords", "questions"),
-        max_new_tokens=64,
-    ),
-    Preset(
         name="gpt2-imdb",
         description="GPT-2 continuing movie-review prompts, steered by a DistilBERT IMDB sentiment "
                     "classifier (the RAD/ARGS sentiment set-up). Needs the hub or a local copy.",
@@ -90,6 +77,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         max_new_tokens=128,
     ),
 )}
+
+
+PRESETS["embedded-indirect"] = replace(
+    PRESETS["embedded"], name="embedded-indirect", baseline="zoo:tiny-dpo-polite",
+    description="The embedded zoo with a baseline aligned to politeness (tiny-dpo-polite): Transfer Q*'s "
+                "indirect transfer when the target reward is sentiment.")
 
 
 def get_preset(name: str) -> Preset:

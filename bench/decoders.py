@@ -161,7 +161,7 @@ def run_config(engine: Engine, spec: str, prompts: list[dict], args) -> dict:
 
 def judge(engine: Engine, finals: list[Finished], prompts: list[dict], args) -> list[float]:
     """Final reward of every text under the benchmark's reward (also for unguided sampling)."""
-    weights = {k: float(v) for k, v in parse_spec("x:" + args.rewards)[1].items()}
+    weights = {k: float(v) for k, v in reward_weights(args.rewards).items()}
     preset = engine.preset(args.preset)
     lm = engine.language_model(preset.policy)
     out = []
