@@ -70,3 +70,22 @@ def test_greedy_decoder_equals_transformers_generate(engine, fake_preset):
     if lm.eos_token_id in expected:
         expected = expected[: expected.index(lm.eos_token_id) + 1]
     assert tokens == expected
+
+
+def test_greedy_decoder_equals_transformers_generate_on_the_zoo():
+    """The same check on the embedded zoo's policy, through the real preset and chat template."""
+    from backends.decoders import GenerationRequest
+    from backends.engine import Engine
+
+    engine = Engine(device="cpu")
+    lm = engine.language_model("zoo:tiny-sft")
+    prompt = "Write a review of the film The Final Kingdom."
+    req = GenerationRequest(prompt=prompt, decoder="sampling", config={"temperature": 0}, max_new_tokens=40)
+    tokens = [e.token_id for e in engine.stream(req) if e.type == "token"]
+    ids = torch.tensor([lm.encode(f"User: {prompt}\nAssistant:")])
+    out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=40, do_sample=False,
+                            pad_token_id=lm.eos_token_id)
+    expected = out[0, ids.shape[1]:].tolist()
+    if lm.eos_token_id in expected:
+        expected = expected[: expected.index(lm.eos_token_id) + 1]
+    assert tokens == expected and len(tokens) > 5
