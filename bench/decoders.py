@@ -37,6 +37,7 @@ import psutil
 import torch
 
 from backends.decoders import DECODERS, GenerationRequest
+from backends.devices import pick_device, set_cpu_threads
 from backends.engine import Engine
 from backends.eval_inputs import load_preset_file, parse_decoder
 from backends.events import Finished, TokenStep
@@ -228,11 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto: cuda when a GPU is present, else mps, else cpu")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: auto, one thread on the CPU)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_cpu_threads(args.threads or "auto", pick_device(args.device))
     prompts = [json.loads(line) for line in Path(args.prompt_file).read_text().splitlines() if line.strip()]
     prompts = prompts[: args.prompts]
     engine = make_engine(args)
