@@ -295,7 +295,7 @@ def run_check(zoo_dir: Path = ZOO_DIR, full: bool = False) -> tuple[str, bool]:
         from backends.zoo.stages import corpus_fingerprint
 
         if manifest["stages"]["corpus"].get("fingerprint") != corpus_fingerprint():
-            lines.append("note: backends/zoo/corpus.py changed since the build; rebuild to compare like with like")
+            lines.append("note: the corpus generator changed since the build; rebuild to compare like with like")
     measured = recompute(zoo_dir, manifest, models) if full else {}
     report, bars_ok = table(manifest, measured)
     return "\n".join([*lines, report]), bars_ok and not problems

@@ -53,17 +53,12 @@ def reward_model_from_policy(policy_dir: Path, attribute: str, eos_id: int):
 def save(model, tokenizer, folder: Path) -> None:
     """fp16 safetensors plus the tokenizer files; the in-memory model is left untouched.
 
-    The weights are stored in fp16 to keep the zoo small, but config.json says float32, so a plain
-    `from_pretrained(folder)` (dtype "auto") gives fp32 weights, which CPUs run fast and exactly.
+    config.json then says float16, which transformers' default dtype="auto" honours: on a CPU,
+    load with `dtype=torch.float32` (as `load_policy` and `load_reward_model` do).
     """
     import copy
-    import json
 
     copy.deepcopy(model).cpu().half().save_pretrained(str(folder), safe_serialization=True)
-    config_path = Path(folder) / "config.json"
-    config = json.loads(config_path.read_text())
-    config["dtype"] = "float32"
-    config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     tokenizer.save_pretrained(str(folder))
 
 

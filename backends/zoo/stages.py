@@ -14,6 +14,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 from backends.zoo import modeling, sha256_file
@@ -69,7 +70,11 @@ def corpus_module():
 
 
 def corpus_fingerprint() -> dict:
-    return {"corpus_py_sha256": sha256_file(Path(corpus_module().__file__))}
+    """sha256 of corpus.py and of the project modules it imports (its word lists)."""
+    corpus = corpus_module()
+    used = [value for value in vars(corpus).values()
+            if isinstance(value, ModuleType) and value.__name__.startswith("backends.")]
+    return {f"{Path(m.__file__).name}_sha256": sha256_file(Path(m.__file__)) for m in [corpus, *used]}
 
 
 def examples(ctx: Context, split: Literal["train", "heldout"]) -> list:

@@ -178,31 +178,41 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 class ThreadPicker:
-    """Keeps the faster CPU thread count, 1 or all, re-timing both now and then while training.
+    """Keeps the faster CPU thread count, 1 or all, re-timing the other one now and then.
 
     On a CPU that other processes share, threads that wait on each other at every small kernel can
     be ten times slower than one thread; on an idle CPU, all cores are faster. Which holds changes
-    while a build runs, so every `every` steps the next `probe` steps use the other count.
+    while a build runs, so a few steps now and then try the other count; a probe that loses waits
+    twice as long for the next one (up to `max_interval` steps), a probe that wins switches.
     """
 
-    def __init__(self, every: int = 40, probe: int = 4):
+    def __init__(self, first_probe: int = 4, interval: int = 40, probe: int = 2, max_interval: int = 320):
         self.choices = sorted({1, os.cpu_count() or 1})
-        self.every, self.probe = every, probe
-        self.seconds: dict[int, list[float]] = {n: [] for n in self.choices}
-        self.best = self.choices[-1]
+        self.best = self.choices[0]
+        self.next_probe, self.base, self.interval = first_probe, interval, interval
+        self.probe, self.max_interval = probe, max_interval
+        self.recent: dict[int, list[float]] = {n: [] for n in self.choices}
+
+    def other(self) -> int:
+        return self.choices[-1] if self.best == self.choices[0] else self.choices[0]
 
     def threads_for(self, step: int) -> int:
-        other = self.choices[0] if self.best == self.choices[-1] else self.choices[-1]
-        probing = step % self.every >= self.every - self.probe or (step < 2 * self.probe and step >= self.probe)
-        threads = other if probing else self.best
+        probing = len(self.choices) > 1 and self.next_probe <= step < self.next_probe + self.probe
+        threads = self.other() if probing else self.best
         torch.set_num_threads(threads)
         return threads
 
-    def record(self, threads: int, seconds: float) -> None:
-        self.seconds[threads] = (self.seconds[threads] + [seconds])[-self.probe :]
-        timed = {n: sum(s) / len(s) for n, s in self.seconds.items() if len(s) == self.probe}
-        if len(timed) == len(self.choices):
-            self.best = min(timed, key=timed.get)
+    def record(self, step: int, threads: int, seconds: float) -> None:
+        """Seconds per token of `step`, run with `threads`; decides a probe on its last step."""
+        self.recent[threads] = (self.recent[threads] + [seconds])[-4:]
+        if step != self.next_probe + self.probe - 1 or len(self.choices) == 1:
+            return
+        probe, current = self.recent[self.other()][-self.probe :], self.recent[self.best]
+        if not current or sum(probe) / len(probe) < sum(current) / len(current):
+            self.best, self.interval = self.other(), self.base
+        else:
+            self.interval = min(2 * self.interval, self.max_interval)
+        self.next_probe = step + 1 + self.interval
 
 
 def train(model, step_loss: Callable, batches: Sequence[list[int]], collate: Callable, config: TrainConfig,
@@ -237,7 +247,7 @@ def train(model, step_loss: Callable, batches: Sequence[list[int]], collate: Cal
         optimizer.zero_grad(set_to_none=True)
         value = loss.item()
         if picker is not None and step > 0:  # step 0 pays one-off warm-up costs
-            picker.record(threads, (time.perf_counter() - step_started) / batch[0].numel())
+            picker.record(step, threads, (time.perf_counter() - step_started) / batch[0].numel())
         smoothed = value if smoothed is None else 0.95 * smoothed + 0.05 * value
         bar.set_postfix(loss=f"{smoothed:.4f}", lr=f"{schedule.get_last_lr()[0]:.1e}")
     model.eval()
