@@ -9,7 +9,6 @@ is the teacher's calibrated prefix score of x<=t. This module trains; it does no
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config
 
+from backends.optim import optimizer_step, warmup_cosine
 from backends.rewards.arm import ArmRewardModel
 
 
@@ -89,8 +89,7 @@ def train_arm(teacher: torch.nn.Module, rows: Sequence[list[int]], starts: Seque
     """Train a student; `rows` are token ids of whole texts, `starts` the index of each reply's first token."""
     student = init_student(teacher.float().eval(), config.rank, config.seed, config.n_layer)
     opt = torch.optim.AdamW(student.parameters(), lr=config.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * (
-        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / config.steps))))
+    sched = warmup_cosine(opt, 20, config.steps)
     order = random.Random(config.seed)
     losses = []
     student.train()
@@ -105,12 +104,7 @@ def train_arm(teacher: torch.nn.Module, rows: Sequence[list[int]], starts: Seque
         logits = student(ids, mask)  # (B, T-1)
         loss = (F.binary_cross_entropy_with_logits(logits, target, reduction="none")
                 * reply_weights(mask, start)).sum(1).mean()
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(opt, sched, loss, student.parameters()))
         if progress:
             progress(step, losses[-1])
     student.eval()

@@ -172,7 +172,10 @@ class LanguageModel:
         return self.tokenizer.decode([int(token_id)])
 
     def vocab(self) -> dict[str, int]:
-        return self.tokenizer.get_vocab()
+        """The tokenizer's vocabulary, built once (tokenizer compatibility checks compare it)."""
+        if not hasattr(self, "_vocab"):
+            self._vocab = self.tokenizer.get_vocab()
+        return self._vocab
 
 
 @torch.no_grad()

@@ -9,13 +9,14 @@ model from rows; where rows come from (votes, zoo sampling) is the caller's busi
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+from backends.optim import optimizer_step, warmup_cosine
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,7 @@ def train_dpo(policy, ref, tokenizer, rows: Sequence[PreferenceRow], config: Dpo
     pairs = encode_rows(tokenizer, rows, eos, max_len)
     ref_lp = reference_logprobs(ref.eval(), pairs, eos, config.normalize)  # (N, 2)
     opt = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 10) * (
-        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * s / config.steps))))
+    sched = warmup_cosine(opt, 10, config.steps)
     order, losses, accs = random.Random(config.seed), [], []
     policy.train()
     for step in range(config.steps):
@@ -115,12 +115,7 @@ def train_dpo(policy, ref, tokenizer, rows: Sequence[PreferenceRow], config: Dpo
         pr = completion_logprobs(policy, [pairs[i][1] for i in idx], eos, config.normalize)
         rc, rr = ref_lp[idx, 0].to(pc.device), ref_lp[idx, 1].to(pc.device)
         loss = dpo_loss(pc, pr, rc, rr, config.beta)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(optimizer_step(opt, sched, loss, policy.parameters()))
         accs.append(float(((pc - rc) > (pr - rr)).float().mean()))
         if progress:
             progress(step, losses[-1])

@@ -147,8 +147,8 @@ class TokenwiseDecoder(Decoder):
         return ctx.reward.prefix_scorer(ctx.prompt_text, ctx.prompt_ids, ctx.lm, ctx.meter)
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
-        state = ctx.lm.start(self.prompt_ids(ctx), ctx.meter)
         self.begin(ctx)
+        state = ctx.lm.start(self.prompt_ids(ctx), ctx.meter)
         scorer = self.make_scorer(ctx)
         if getattr(scorer, "bridged", None):
             yield Note(f"text bridge for {', '.join(scorer.bridged)}: its tokenizer differs from the policy's (or "

@@ -48,12 +48,9 @@ class Deal(TokenwiseDecoder):
 
     def begin(self, ctx: DecodeContext) -> None:
         self._logp_prefix = 0.0
+        self._ids = self._instructed_ids(ctx) if self.config.instruction.strip() else ctx.prompt_ids
 
     def prompt_ids(self, ctx: DecodeContext) -> list[int]:
-        if not self.config.instruction.strip():
-            return ctx.prompt_ids
-        if getattr(self, "_ids_for", None) is not ctx:
-            self._ids_for, self._ids = ctx, self._instructed_ids(ctx)
         return self._ids
 
     def _instructed_ids(self, ctx: DecodeContext) -> list[int]:

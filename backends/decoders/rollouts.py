@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from backends.events import Rollout
 from backends.lm import LMState
 from backends.sampling import SamplingParams, draw, process, step_stats
 
@@ -94,8 +95,6 @@ def look_ahead(ctx, state: LMState, prefix: list[int], cands: torch.Tensor, n: i
 
 def rollout_events(step: int, cands: torch.Tensor, look: Lookahead, values: torch.Tensor | None = None) -> list:
     """One `Rollout` per rollout, tied to its step and candidate (kept is set once one is chosen)."""
-    from backends.events import Rollout
-
     out = []
     for i, cand in enumerate(cands.tolist()):
         for j, text in enumerate(look.texts[i]):
