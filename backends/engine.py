@@ -20,7 +20,8 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceCl
 from backends.config import ConfigError, build_config
 from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
 from backends.devices import pick_device, pick_dtype
-from backends.events import Event, Finished, Rewind, TokenStep
+from backends.events import Event, Finished, Note, Rewind, TokenStep
+from backends.feature_trace import FeatureTracer
 from backends.lm import LanguageModel
 from backends.loading import ModelNotFound, load_pretrained
 from backends.presets import PRESETS, Preset, format_prompt
@@ -29,6 +30,7 @@ from backends.rewards import REWARDS, Reward, RewardModelRef, WeightedReward, ch
 from backends.rewards.arm import ArmRewardModel, ArmStack
 from backends.rewards.classifier import SequenceClassifier
 from backends.rewards.embedding import DEFAULT_EMBEDDER, SentenceEmbedder, packaged_minilm
+from backends.sae import SparseAutoencoder, load_sae
 
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 8000
@@ -80,6 +82,10 @@ class Engine:
             return ArmStack(model, tok, model_id)
 
         return self._load("arm", model_id, make)
+
+    def sae(self, sae_id: str) -> SparseAutoencoder:
+        """A sparse autoencoder (zoo:NAME, SAELens folder or hub id), in float32 on the device."""
+        return self._load("sae", sae_id, lambda: load_sae(sae_id, self.device))
 
     def embedder(self, model_id: str) -> SentenceEmbedder:
         """A sentence-embedding encoder; all-MiniLM-L6-v2 may come from its optional PyPI package."""
@@ -156,14 +162,19 @@ class Engine:
         try:
             with self._device_lock:
                 decoder, ctx = self.prepare(request, cancel)
+                tracer, problem = self._tracer(request, ctx)
+            if problem:
+                yield Note(problem)
             events = decoder.stream(ctx)
             while True:
                 with self._device_lock:
                     event = next(events, None)
-                if event is None:
-                    raise RuntimeError(f"decoder {request.decoder!r} ended without a Finished event")
+                    if event is None:
+                        raise RuntimeError(f"decoder {request.decoder!r} ended without a Finished event")
+                    traced, tracer = _trace(tracer, event)
                 _follow(text, event)
                 yield event
+                yield from traced
                 if isinstance(event, Finished):
                     return
         except USER_ERRORS as e:
@@ -171,6 +182,16 @@ class Engine:
         except Exception as e:  # a failing decoder must not take the app down
             log.exception("decoder %s failed", request.decoder)
             yield self._error(request, "".join(text), f"{type(e).__name__}: {e}")
+
+    def _tracer(self, request: GenerationRequest, ctx: DecodeContext) -> tuple[FeatureTracer | None, str | None]:
+        """Feature traces when the request asks for them and the preset has a sparse autoencoder;
+        one that cannot be set up is reported and skipped (the generation still runs)."""
+        if not request.features or not ctx.preset.sae:
+            return None, None
+        try:
+            return FeatureTracer(ctx.lm, ctx.base, self.sae(ctx.preset.sae), ctx.prompt_ids), None
+        except (ModelNotFound, ValueError) as e:
+            return None, f"no feature trace: {e}"
 
     def generate(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Finished:
         *_, last = self.stream(request, cancel)
@@ -180,6 +201,21 @@ class Engine:
     def _error(request: GenerationRequest, text: str, message: str) -> Finished:
         return Finished(text=text, stop_reason="error", seed=request.seed, error=message,
                         config={"decoder": request.decoder, **dict(request.config)})
+
+
+def _trace(tracer: FeatureTracer | None, event: Event) -> tuple[list[Event], FeatureTracer | None]:
+    """The FeatureStep behind a TokenStep; a failing trace is reported once and switched off."""
+    if tracer is None:
+        return [], None
+    try:
+        if isinstance(event, TokenStep):
+            return [tracer.step(event.index, event.token_id)], tracer
+        if isinstance(event, Rewind):
+            tracer.rewind(event.length)
+    except Exception as e:  # the generation goes on without its feature trace
+        log.exception("feature trace failed")
+        return [Note(f"feature trace stopped: {type(e).__name__}: {e}")], None
+    return [], tracer
 
 
 def _follow(text: list[str], event: Event) -> None:

@@ -106,6 +106,30 @@ class Rewind:
 
 
 @dataclass(frozen=True)
+class FeatureStep:
+    """Sparse-autoencoder features behind token `index` (sent right after its TokenStep).
+
+    `features`/`activations`: the top features of the policy's residual stream after reading the
+    decoder's token; `base_*`: the same for the base policy after reading its own greedy token
+    `base_token` at the same prefix. `distance` is FPO's feature distance between the two
+    (mean squared difference over the union of their top-k features, k = `k`), `overlap` the
+    share of shown features both have. Zero when the decoder took the base's greedy token.
+    """
+
+    index: int
+    features: list[int]
+    activations: list[float]
+    base_token: int
+    base_text: str
+    base_features: list[int]
+    base_activations: list[float]
+    distance: float
+    overlap: float
+    k: int = 50
+    type: Literal["features"] = "features"
+
+
+@dataclass(frozen=True)
 class Finished:
     """Always the last event of a stream."""
 
@@ -122,9 +146,9 @@ class Finished:
     type: Literal["finished"] = "finished"
 
 
-Event = TokenStep | Rollout | Note | Rewind | Finished
+Event = TokenStep | Rollout | Note | Rewind | FeatureStep | Finished
 EVENT_TYPES: dict[str, type] = {
-    cls.__dataclass_fields__["type"].default: cls for cls in (TokenStep, Rollout, Note, Rewind, Finished)
+    cls.__dataclass_fields__["type"].default: cls for cls in (TokenStep, Rollout, Note, Rewind, FeatureStep, Finished)
 }
 
 

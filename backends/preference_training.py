@@ -82,6 +82,48 @@ def completion_logprobs(model, seqs: Sequence[Encoded], pad_id: int, normalize: 
     return total / keep.sum(1).clamp(min=1) if normalize else total
 
 
+@dataclass
+class Pass:
+    """One forward over prompt + completion rows: log-probs of the completions and, when asked,
+    the hidden states that read each completion token (aligned with `keep`)."""
+
+    logp: torch.Tensor  # (N,) summed log p(completion | prompt)
+    count: torch.Tensor  # (N,) completion tokens
+    keep: torch.Tensor  # (N, T-1) 1 where position j + 1 holds a completion token
+    hidden: torch.Tensor | None  # (N, T-1, d) hidden state at position j + 1
+
+
+def completion_pass(model, seqs: Sequence[Encoded], pad_id: int, layer: int | None = None) -> Pass:
+    width = max(len(s.ids) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    keep = torch.zeros(len(seqs), width - 1)
+    mask = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s.ids)], mask[i, : len(s.ids)] = torch.tensor(s.ids), 1
+        keep[i, s.start - 1: len(s.ids) - 1] = 1
+    device = next(model.parameters()).device
+    ids, mask, keep = ids.to(device), mask.to(device), keep.to(device)
+    out = model(input_ids=ids, attention_mask=mask, output_hidden_states=layer is not None)
+    logp = out.logits[:, :-1].float().log_softmax(-1).gather(-1, ids[:, 1:, None]).squeeze(-1)  # (N, T-1)
+    hidden = out.hidden_states[layer][:, 1:] if layer is not None else None
+    return Pass((logp * keep).sum(1), keep.sum(1), keep, hidden)
+
+
+def fpo_margin_loss(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor,
+                    nc: torch.Tensor, nr: torch.Tensor, beta: float) -> torch.Tensor:
+    """FPO's preference term: -log sigmoid(beta * ((pc - rc) / nc - (pr - rr) / nr)), length-normalised."""
+    return -F.logsigmoid(beta * ((pc - rc) / nc.clamp(min=1) - (pr - rr) / nr.clamp(min=1))).mean()
+
+
+def feature_constraint(features: torch.Tensor, ref_index: torch.Tensor, ref_value: torch.Tensor,
+                       keep: torch.Tensor) -> torch.Tensor:
+    """FPO's feature term: per completion token, the mean squared difference between the policy's
+    SAE features and the reference's on the reference's top-k features, averaged per sequence.
+    features (N, T, d_sae); ref_index / ref_value (N, T, k); keep (N, T)."""
+    diff = (features.gather(-1, ref_index) - ref_value).pow(2).mean(-1)  # (N, T)
+    return ((diff * keep).sum(1) / keep.sum(1).clamp(min=1)).mean()
+
+
 def dpo_loss(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Tensor, beta: float) -> torch.Tensor:
     """Mean of -log sigmoid(beta * ((pc - rc) - (pr - rr))); all (B,)."""
     return -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()

@@ -26,6 +26,7 @@ class Preset:
     baseline: str | None = None  # aligned baseline model rho_BL (Transfer Q*)
     reward_models: Mapping[str, RewardModelRef] = field(default_factory=dict)
     arm_models: Mapping[str, str] = field(default_factory=dict)  # reward name -> low-rank ARM head
+    sae: str | None = None  # sparse autoencoder of the policy's residual stream (feature traces, FPO)
     prompt_template: str = "{prompt}"
     default_rewards: Mapping[str, float] = field(default_factory=dict)
     prompt_sets: tuple[str, ...] = ()  # names of files under assets/prompts/
@@ -50,6 +51,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         baseline="zoo:tiny-dpo-sentiment",
         reward_models=_ZOO_RM,
         arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
+        sae="zoo:tiny-sft-sae",
         prompt_template="User: {prompt}\nAssistant:",
         default_rewards={"sentiment": 1.0},
         prompt_sets=("reviews", "keywords", "questions"),

@@ -40,7 +40,7 @@ from playground.render import (
     token_html,
     totals_html,
 )
-from playground.requests import all_rewards, build_requests, rewards_for
+from playground.requests import all_rewards, build_requests, rewards_for, wants_features
 from playground.runner import PanelView, Runs, session_stream
 from playground.settings import Settings
 from playground.traces import reward_kl_figure, trace_figure
@@ -228,6 +228,17 @@ def pick_example(choice: str | None) -> tuple:
     return item["prompt"], ", ".join(item.get("keywords", []))
 
 
+def run_requests(tab: CompareTab, engine: Engine, data: dict) -> list[GenerationRequest]:
+    """The submitted widget values -> one request per visible panel (feature traces if the preset has an SAE)."""
+    name = data[tab.preset]
+    preset = engine.preset(name)
+    offered = rewards_for(preset)
+    shared = shared_choice(tab.rewards, data, offered, prompt=data[tab.prompt], preset=name,
+                           seed=data[tab.seed], max_new_tokens=data[tab.max_new], features=wants_features(preset))
+    panels = [panel_choice(p, data, offered) for p in tab.panels[:int(data[tab.count])]]
+    return build_requests(shared, panels)
+
+
 def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, hooks: CompareHooks) -> None:
     def stream(requests: list[GenerationRequest], session: str) -> Iterator[dict]:
         views: list[PanelView] = []
@@ -239,13 +250,9 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
     stream_on_gpu = on_accelerator(stream, settings.gpu_seconds)
 
     def run(data: dict, request: gr.Request) -> Iterator[dict]:
-        preset = data[tab.preset]
-        offered = rewards_for(engine.preset(preset))
-        shared = shared_choice(tab.rewards, data, offered, prompt=data[tab.prompt], preset=preset,
-                               seed=data[tab.seed], max_new_tokens=data[tab.max_new])
-        panels = [panel_choice(p, data, offered) for p in tab.panels[:int(data[tab.count])]]
-        log.info("run: %s", ", ".join(p.decoder for p in panels))
-        yield from stream_on_gpu(build_requests(shared, panels), _session(request))
+        requests = run_requests(tab, engine, data)
+        log.info("run: %s", ", ".join(r.decoder for r in requests))
+        yield from stream_on_gpu(requests, _session(request))
 
     def stop(request: gr.Request) -> None:
         runs.stop(_session(request))

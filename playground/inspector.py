@@ -2,8 +2,9 @@
 
 `candidate_rows` lists what the decoder considered at one step (token, base log-prob, reward,
 value, final score, chosen); `step_rollouts` the scored continuations drawn at that step (the
-texts behind CD/TQ*/DeAL values). `inspector_html` renders both, escaped. Pure functions of
-panel views; the UI decides which panel and step to show.
+texts behind CD/TQ*/DeAL values); `features_html` the step's sparse-autoencoder features next
+to those of the base policy's greedy token. `inspector_html` renders them all, escaped. Pure
+functions of panel views; the UI decides which panel and step to show.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from backends.events import Rollout
+from backends.events import FeatureStep, Rollout, TokenStep
 from playground.metrics import fmt
 from playground.render import esc, panel_label
 from playground.runner import PanelView
@@ -63,6 +64,42 @@ def rollouts_table(rollouts: Sequence[Rollout], names: dict[int, str]) -> str:
     return f'<ol class="inspect-rollouts">{"".join(items)}</ol>'
 
 
+def _feature_cells(features: Sequence[int], activations: Sequence[float], shared: set[int], i: int) -> str:
+    if i >= len(features):
+        return "<td></td><td></td>"
+    f = features[i]
+    name = f'<mark title="a top feature of both">#{esc(f)}</mark>' if f in shared else f"#{esc(f)}"
+    return f"<td>{name}</td><td>{fmt(activations[i], 3)}</td>"
+
+
+def features_html(token: TokenStep, fs: FeatureStep) -> str:
+    """The decoder's top features after its token beside the base's after its greedy token (shared ones marked)."""
+    shared = set(fs.features) & set(fs.base_features)
+    took = ("the decoder took the same token" if fs.base_token == token.token_id
+            else f"the decoder chose {token.text!r} instead")
+    head = (f'<div class="feat-head">base policy\'s greedy token <code>{esc(repr(fs.base_text))}</code> '
+            f"(id {esc(fs.base_token)}): {esc(took)} · feature distance to base <b>{fmt(fs.distance, 4)}</b> "
+            f"(FPO, over the top {esc(fs.k)}) · overlap <b>{fmt(100 * fs.overlap, 0)}%</b> of the features "
+            "shown (shared ones highlighted)</div>")
+    cols = (f"decoder {token.text!r}", "activation", f"base {fs.base_text!r}", "activation")
+    thead = "".join(f"<th>{esc(c)}</th>" for c in cols)
+    n = max(len(fs.features), len(fs.base_features))
+    body = "".join(f"<tr>{_feature_cells(fs.features, fs.activations, shared, i)}"
+                   f"{_feature_cells(fs.base_features, fs.base_activations, shared, i)}</tr>" for i in range(n))
+    return (f"<h4>Sparse-autoencoder features</h4>{head}"
+            f'<table class="feats"><thead><tr>{thead}</tr></thead><tbody>{body}</tbody></table>')
+
+
+def _features_section(view: PanelView, token: TokenStep) -> str:
+    fs = view.features.get(token.index)
+    if fs is not None:
+        return features_html(token, fs)
+    if view.request.features:
+        return ('<div class="status">No feature trace for this step (not yet, or the trace stopped: '
+                "see the panel's notes).</div>")
+    return ""
+
+
 def inspector_html(views: Sequence[PanelView], panel: int, step: int) -> str:
     """The candidate table of one step of one panel (1-based panel as the user counts it is the
     caller's business: `panel` here is the 0-based index)."""
@@ -90,4 +127,4 @@ def inspector_html(views: Sequence[PanelView], panel: int, step: int) -> str:
         behind = f"<h4>Rollouts behind the values ({len(at_step)})</h4>{rollouts_table(at_step, names)}"
     elif whole:
         behind = f"<h4>Whole samples the decoder ranked ({len(whole)})</h4>{rollouts_table(whole, names)}"
-    return head + table + behind
+    return head + table + _features_section(view, token) + behind

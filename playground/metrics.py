@@ -1,4 +1,5 @@
-"""Numbers derived from panel views: divergence across panels, running KL, reward vs KL, totals.
+"""Numbers derived from panel views: divergence across panels, running KL, reward vs KL, feature
+distance to the base, totals.
 
 Pure functions of `PanelView`s (lists of events), shared by the renderers and the plots. This
 module draws nothing and knows neither Gradio nor plotly.
@@ -78,6 +79,16 @@ def cost_per_token(view: PanelView) -> tuple[float | None, float | None]:
     return sum(t.cost.lm_tokens for t in view.tokens) / n, sum(t.cost.reward_tokens for t in view.tokens) / n
 
 
+def feature_summary(view: PanelView) -> tuple[float, int, int] | None:
+    """(mean SAE feature distance to base, tokens that were not the base's greedy token, tokens traced)."""
+    steps = view.feature_steps()
+    if not steps:
+        return None
+    by_index = {t.index: t.token_id for t in view.tokens}
+    off = sum(f.base_token != by_index[f.index] for f in steps)
+    return sum(f.distance for f in steps) / len(steps), off, len(steps)
+
+
 def fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -97,6 +108,10 @@ def totals_rows(view: PanelView, diverges_at: int | None = None) -> list[tuple[s
              ("LM tokens / token", fmt(lm, 2)),
              ("reward-model tokens / token", fmt(rm, 2)),
              ("diverges at step", "-" if diverges_at is None else str(diverges_at))]
+    features = feature_summary(view)
+    if features is not None:
+        mean, off, n = features
+        rows += [("feature distance to base (mean)", fmt(mean, 4)), ("tokens off the base's greedy", f"{off} of {n}")]
     if f is not None:
         rows += [("stop", f.stop_reason), ("seed", str(f.seed))]
     return rows

@@ -126,12 +126,12 @@ def reward_settings(rewards: RewardWidgets, data: Mapping[Component, Any]) -> di
 
 
 def shared_choice(rewards: RewardWidgets, data: Mapping[Component, Any], offered: list[str], *, prompt: str,
-                  preset: str, seed: Any, max_new_tokens: Any) -> SharedChoice:
+                  preset: str, seed: Any, max_new_tokens: Any, features: bool = False) -> SharedChoice:
     """The shared part of a run; sliders of rewards the preset does not offer are ignored."""
     weights = {name: data[s] for name, s in rewards.weights.items() if name in offered}
     return SharedChoice(prompt=prompt or "", preset=preset, seed=int(seed or 0),
                         max_new_tokens=int(max_new_tokens or 1), weights=weights,
-                        reward_config=reward_settings(rewards, data))
+                        reward_config=reward_settings(rewards, data), features=features)
 
 
 def panel_choice(panel: PanelWidgets, data: Mapping[Component, Any], offered: list[str]) -> PanelChoice:

@@ -2,8 +2,9 @@
 
 Which rewards a preset offers (its reward models, then the rewards that need no preset model),
 which of them get settings controls, and how shared and per-panel choices (decoder, config,
-seed offset, reward weights that override the shared ones) combine. Pure data in, requests
-out: no Gradio, no engine.
+seed offset, reward weights that override the shared ones) combine, and whether the panels ask
+for feature traces (`wants_features`: the preset has a sparse autoencoder). Pure data in,
+requests out: no Gradio, no engine.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def all_rewards(presets: Iterable[Preset]) -> list[str]:
     return out
 
 
+def wants_features(preset: Preset) -> bool:
+    """Ask for sparse-autoencoder feature traces whenever the preset has an SAE to read them with."""
+    return bool(preset.sae)
+
+
 def has_settings(name: str) -> bool:
     """Whether a reward's settings get controls (model rewards take theirs from the preset)."""
     return name in GENERAL_REWARDS
@@ -46,7 +52,7 @@ def has_settings(name: str) -> bool:
 
 @dataclass(frozen=True)
 class SharedChoice:
-    """What all panels share: prompt, preset, seed, length, reward weights and reward settings."""
+    """What all panels share: prompt, preset, seed, length, reward weights and settings, feature traces."""
 
     prompt: str
     preset: str
@@ -54,6 +60,7 @@ class SharedChoice:
     max_new_tokens: int = 64
     weights: Mapping[str, float] = field(default_factory=dict)
     reward_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    features: bool = False  # stream FeatureSteps (see `wants_features`)
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,8 @@ def request_for(shared: SharedChoice, panel: PanelChoice) -> GenerationRequest:
     seed = (int(shared.seed or 0) + int(panel.seed_offset or 0)) % SEED_LIMIT
     return GenerationRequest(prompt=shared.prompt or "", decoder=panel.decoder, config=dict(panel.config),
                              rewards=weights, reward_config=reward_config, preset=shared.preset, seed=seed,
-                             max_new_tokens=int(shared.max_new_tokens), keywords=keywords)
+                             max_new_tokens=int(shared.max_new_tokens), keywords=keywords,
+                             features=bool(shared.features))
 
 
 def build_requests(shared: SharedChoice, panels: Sequence[PanelChoice]) -> list[GenerationRequest]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from backends.decoders import GenerationRequest
-from backends.events import Event, Finished, Note, Rewind, Rollout, TokenStep
+from backends.events import Event, FeatureStep, Finished, Note, Rewind, Rollout, TokenStep
 from playground.loading import warm_with_status
 
 
@@ -31,25 +31,37 @@ class Engine(StreamSource, Protocol):
 
 @dataclass
 class PanelView:
-    """What one panel shows: committed tokens, scored rollouts, notes and the final record."""
+    """What one panel shows: committed tokens, scored rollouts, notes, feature traces and the final record.
+
+    `features` holds the sparse-autoencoder trace of each committed token, by token index (only
+    when the request asked for it). Events of a type this view does not know are ignored.
+    """
 
     request: GenerationRequest
     tokens: list[TokenStep] = field(default_factory=list)
     rollouts: list[Rollout] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    features: dict[int, FeatureStep] = field(default_factory=dict)
     finished: Finished | None = None
 
     def apply(self, event: Event) -> None:
         if isinstance(event, TokenStep):
             self.tokens.append(event)
+        elif isinstance(event, FeatureStep):
+            self.features[event.index] = event
         elif isinstance(event, Rollout):
             self.rollouts.append(event)
         elif isinstance(event, Note):
             self.notes.append(event.text)
         elif isinstance(event, Rewind):
             del self.tokens[event.length:]
+            self.features = {i: f for i, f in self.features.items() if i < event.length}
         elif isinstance(event, Finished):
             self.finished = event
+
+    def feature_steps(self) -> list[FeatureStep]:
+        """The feature traces of the tokens still committed, in token order."""
+        return [self.features[t.index] for t in self.tokens if t.index in self.features]
 
     @property
     def text(self) -> str:

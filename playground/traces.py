@@ -1,12 +1,15 @@
 """Plotly figures of the per-token traces: reward, value, KL, entropy, and reward against running KL.
 
 One line per panel, in the panel's colour, on shared step axes. The titles say what each trace
-is (an outcome reward applied to a prefix is not a value function). Pure: views in, figures
+is (an outcome reward applied to a prefix is not a value function). When a panel streamed
+sparse-autoencoder feature traces, a last row shows each token's feature distance to the base
+policy's greedy token (where a decoder leaves the base's features). Pure: views in, figures
 out; nothing here knows Gradio.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -22,31 +25,51 @@ TRACES = (
     ("kl", "KL(decoder ‖ base) at the step"),
     ("entropy", "entropy of the base distribution"),
 )
+FEATURE_TRACE = ("distance", "SAE feature distance to the base's greedy token (FPO; 0 = the base's token)")
+ROW_HEIGHT = 155  # px per subplot
 
 
 def color(panel: int) -> str:
     return PANEL_COLORS[panel % len(PANEL_COLORS)]
 
 
+def _line(label: str, p: int, row: int, name: str, **kw) -> go.Scatter:
+    return go.Scatter(mode="lines+markers", name=label, legendgroup=label, showlegend=row == 1,
+                      line={"color": color(p), "width": 1.5}, marker={"size": 4}, connectgaps=False,
+                      hovertemplate=f"{label}<br>step %{{x}}<br>{name} %{{y:.4f}}<extra></extra>", **kw)
+
+
+def _feature_line(view: PanelView, label: str, p: int, row: int) -> go.Scatter | None:
+    """Feature distance per token; the hover adds the overlap and the base's greedy token."""
+    steps = view.feature_steps()
+    if not steps:
+        return None
+    line = _line(label, p, row, "feature distance", x=[f.index for f in steps], y=[f.distance for f in steps],
+                 customdata=[[f.overlap, html.escape(repr(f.base_text), quote=False)] for f in steps])
+    line.hovertemplate = (f"{label}<br>step %{{x}}<br>feature distance %{{y:.4f}}<br>"
+                          "overlap %{customdata[0]:.0%} · base greedy %{customdata[1]}<extra></extra>")
+    return line
+
+
 def trace_figure(views: Sequence[PanelView], labels: Sequence[str]) -> go.Figure:
-    """Reward, value, KL and entropy per step, one line per panel on shared step axes."""
-    fig = make_subplots(rows=len(TRACES), cols=1, shared_xaxes=True, vertical_spacing=0.07,
-                        subplot_titles=[title for _, title in TRACES])
+    """Reward, value, KL and entropy per step, one line per panel on shared step axes; plus the
+    feature distance to the base when any panel has feature traces."""
+    rows = (*TRACES, FEATURE_TRACE) if any(v.features for v in views) else TRACES
+    fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.28 / len(rows),
+                        subplot_titles=[title for _, title in rows])
     for p, (view, label) in enumerate(zip(views, labels, strict=True)):
         x = [t.index for t in view.tokens]
         for row, (name, _) in enumerate(TRACES, start=1):
             y = [getattr(t, name) for t in view.tokens]
-            if not y or all(v is None for v in y):
-                continue
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=label,
-                                     showlegend=row == 1, line={"color": color(p), "width": 1.5},
-                                     marker={"size": 4}, connectgaps=False,
-                                     hovertemplate=f"{label}<br>step %{{x}}<br>{name} %{{y:.4f}}<extra></extra>"),
-                          row=row, col=1)
-    fig.update_layout(height=620, margin={"l": 45, "r": 10, "t": 40, "b": 35},
+            if y and any(v is not None for v in y):
+                fig.add_trace(_line(label, p, row, name, x=x, y=y), row=row, col=1)
+        features = _feature_line(view, label, p, len(rows)) if len(rows) > len(TRACES) else None
+        if features is not None:
+            fig.add_trace(features, row=len(rows), col=1)
+    fig.update_layout(height=ROW_HEIGHT * len(rows), margin={"l": 45, "r": 10, "t": 40, "b": 35},
                       legend={"orientation": "h", "y": -0.08}, uirevision="traces")
     fig.update_annotations(font_size=11)
-    fig.update_xaxes(title_text="step", row=len(TRACES), col=1)
+    fig.update_xaxes(title_text="step", row=len(rows), col=1)
     return fig
 
 

@@ -49,13 +49,16 @@ def votable(view: PanelView) -> bool:
 
 
 def trace_of(view: PanelView) -> list[dict[str, Any]]:
-    """The view's events as JSON dicts: notes, each step's rollouts before its token, the rest, Finished."""
+    """The view's events as JSON dicts: notes, each step's rollouts before its token and its feature
+    trace after it (as the engine streams them), the rest, Finished."""
     events: list[Any] = [Note(n) for n in view.notes]
     by_step: dict[int | None, list] = {}
     for r in view.rollouts:
         by_step.setdefault(r.step, []).append(r)
     for t in view.tokens:
         events += [*by_step.pop(t.index, []), t]
+        if t.index in view.features:
+            events.append(view.features[t.index])
     events += [r for rs in by_step.values() for r in rs]
     if view.finished is not None:
         events.append(view.finished)

@@ -43,6 +43,7 @@ class GenerationRequest:
     max_new_tokens: int = 64
     raw_prompt: bool = False  # True: do not wrap the prompt in the preset's chat template
     keywords: tuple[str, ...] = ()  # from a prompt set; the `keywords` reward's default
+    features: bool = False  # also stream FeatureSteps (the preset needs a sparse autoencoder)
 
 
 @dataclass

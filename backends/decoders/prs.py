@@ -23,9 +23,10 @@ from backends.events import Event, Note, Rollout, TokenStep
 from backends.presets import format_prompt
 from backends.sampling import SamplingParams
 
+# The requests, as the zoo policy learnt them (backends/zoo/corpus.py holds the same strings).
 FEEDBACK = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
 REVISE = "{x} {z} Improve this answer: {y} Feedback: {f}"
-REVISE_SHORT = "{x} {z} Improve this answer: {y}"
+REVISE_SHORT = "{x} {z} Feedback: {f}"  # when the answer does not fit the context beside the new one
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,8 @@ class Prs(Decoder):
             best = ctx.lm.decode(max(pool, key=lambda p: p[0])[1])
             feedback = self._feedback(ctx, x, z, best)
             yield Note(f"feedback (round {depth}): {feedback}")
-            cond = self._fit(ctx, [REVISE.format(x=x, z=z, y=best, f=feedback), REVISE_SHORT.format(x=x, z=z, y=best),
-                                   x + " " + z])
+            cond = self._fit(ctx, [REVISE.format(x=x, z=z, y=best, f=feedback),
+                                   REVISE_SHORT.format(x=x, z=z, f=feedback), x + " " + z])
             yield from self._round(ctx, depth, cond, c.n1, pool)
         reward, answer, cond, group, index = max(pool, key=lambda p: p[0])
         yield Note(f"kept round {group} sample {index} (reward {reward:.3f}), the best of {len(pool)}")

@@ -21,7 +21,7 @@ from backends.preference_training import DpoConfig, PreferenceRow, train_dpo
 from backends.zoo import modeling
 from backends.zoo.build import Context, stage
 from backends.zoo.check import EvalConfig, pairwise_accuracy, sample_replies
-from backends.zoo.stages import corpus_module, examples
+from backends.zoo.stages import corpus_module, examples, labelled
 from backends.zoo.tokenizer import load_tokenizer
 from backends.zoo.train import encode, reply_starts
 
@@ -70,7 +70,7 @@ def _score(model, tokenizer, texts: list[str], batch: int = 64) -> torch.Tensor:
 def build_arm(ctx: Context, config: ArmStageConfig) -> dict:
     corpus, tokenizer = corpus_module(), load_tokenizer(ctx.dir("tokenizer"))
     teacher = modeling.load_reward_model(ctx.dir("tiny-sentiment-rm"))
-    train = examples(ctx, "train")[: config.n_texts]
+    train = labelled(examples(ctx, "train"))[: config.n_texts]
     rows = encode(tokenizer, [e.text for e in train])
     starts = reply_starts(tokenizer, [corpus.format_prompt(e.prompt) for e in train], rows)
     bar = tqdm(total=config.train.steps, desc="tiny-sentiment-arm", leave=False)
@@ -80,7 +80,7 @@ def build_arm(ctx: Context, config: ArmStageConfig) -> dict:
     bar.close()
     student.config.id2label, student.config.label2id = {0: "sentiment"}, {"sentiment": 0}
     modeling.save(student, tokenizer, ctx.dir("tiny-sentiment-arm"))
-    heldout = examples(ctx, "heldout")[: config.n_eval]
+    heldout = labelled(examples(ctx, "heldout"))[: config.n_eval]
     ids, mask = pad(encode(tokenizer, [e.text for e in heldout]), tokenizer.eos_token_id)
     with torch.no_grad():
         arm = student(ids, mask).sigmoid()[torch.arange(len(ids)), mask.sum(1) - 2]  # (N,) score of the full text
@@ -98,7 +98,8 @@ def build_pairs(ctx: Context, config: PairsConfig) -> dict:
     """Replies of tiny-sft to fresh prompts, each scored by the sentiment and politeness models."""
     corpus, tokenizer = corpus_module(), load_tokenizer(ctx.dir("tokenizer"))
     policy = modeling.load_policy(ctx.dir("tiny-sft"))
-    prompts = sorted({corpus.format_prompt(e.prompt) for e in corpus.generate(config.n_prompts, config.prompt_seed)})
+    drawn = labelled(corpus.generate(config.n_prompts, config.prompt_seed))
+    prompts = sorted({corpus.format_prompt(e.prompt) for e in drawn})
     repeated = [p for p in prompts for _ in range(config.samples)]
     replies = [text for text, _ in sample_replies(policy, tokenizer, repeated, config.sampling)]
     texts = [p + r for p, r in zip(repeated, replies, strict=True)]
@@ -142,7 +143,7 @@ def build_dpo(ctx: Context, config: DpoStageConfig) -> dict:
 def _before_after(ctx: Context, config: DpoStageConfig, policy, ref, tokenizer) -> dict:
     """Mean reward of samples on held-out prompts from tiny-sft and from the trained policy."""
     corpus = corpus_module()
-    prompts = [corpus.format_prompt(e.prompt) for e in examples(ctx, "heldout")[: config.n_eval]]
+    prompts = [corpus.format_prompt(e.prompt) for e in labelled(examples(ctx, "heldout"))[: config.n_eval]]
     judge = modeling.load_reward_model(ctx.dir(f"tiny-{config.reward}-rm"))
     sampling = EvalConfig(temperature=1.0, max_new_tokens=90, sample_seed=3)
     out = {}

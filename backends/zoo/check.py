@@ -85,13 +85,16 @@ def heldout_loss(model, tokenizer, texts: Sequence[str], batch_size: int = 64) -
 
 @torch.no_grad()
 def sample_replies(model, tokenizer, prompts: Sequence[str], config: EvalConfig,
-                   batch_size: int = 50) -> list[tuple[str, bool]]:
-    """(reply text, ended with eos) per formatted prompt; ancestral sampling with a seeded generator."""
+                   batch_size: int = 16) -> list[tuple[str, bool]]:
+    """(reply text, ended with eos) per formatted prompt; ancestral sampling with a seeded generator.
+    Prompts are batched by length, so a long prompt does not cut the room of the short ones."""
     generator = torch.Generator().manual_seed(config.sample_seed)
     eos, limit = tokenizer.eos_token_id, model.config.n_positions
+    encoded = encode(tokenizer, prompts)
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     replies: list[tuple[str, bool]] = []
     for start in range(0, len(prompts), batch_size):
-        seqs = encode(tokenizer, prompts[start : start + batch_size])
+        seqs = [encoded[i] for i in order[start : start + batch_size]]
         width = max(len(seq) for seq in seqs)
         ids = torch.tensor([[eos] * (width - len(s)) + s for s in seqs])  # (B, W), left-padded
         mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])  # (B, W)
@@ -115,7 +118,10 @@ def sample_replies(model, tokenizer, prompts: Sequence[str], config: EvalConfig,
         for tokens in new:
             ended = bool(tokens) and tokens[-1] == eos
             replies.append((tokenizer.decode(tokens[:-1] if ended else tokens), ended))
-    return replies
+    by_prompt: list[tuple[str, bool]] = [("", False)] * len(prompts)
+    for i, reply in zip(order, replies, strict=True):
+        by_prompt[i] = reply
+    return by_prompt
 
 
 def word_trigrams(text: str) -> list[tuple[str, ...]]:

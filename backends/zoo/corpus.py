@@ -20,6 +20,14 @@ Labels, all in [0, 1]:
                the closing line (curt replies have none). No middle level: < 0.5 reads as rude.
 Correlations by design, never deterministic: negative reviews carry more details, rude and curt
 replies fewer (so they are shorter), polite replies are slightly more positive.
+
+Preference turns (so that the policy can follow PRS, Ye & Ng 2024): about one turn in five states
+a preference in words ("Be enthusiastic, detailed and polite.") and shifts the labels it names
+upward. Three forms: the request followed by the preference; PRS's revision request (request,
+preference and feedback on an earlier answer); and PRS's feedback request, whose reply names the
+labels a quoted answer falls short on (kind "feedback": the labels are those of the quoted answer,
+and reward models do not train on it). The request templates are PRS's own (a test holds them
+equal to backends/decoders/prs.py).
 """
 
 import argparse
@@ -37,8 +45,9 @@ from backends.zoo import lexicon as lx
 USER_PREFIX = "User: "
 ASSISTANT_PREFIX = "\nAssistant:"
 
-Kind = Literal["review", "keywords", "question"]
-KINDS: tuple[Kind, ...] = ("review", "keywords", "question")
+Kind = Literal["review", "keywords", "question", "feedback"]
+LABELLED_KINDS: tuple[Kind, ...] = ("review", "keywords", "question")
+KINDS: tuple[Kind, ...] = (*LABELLED_KINDS, "feedback")
 # Questions get a little more than the suggested 15%: their tips are the hardest part to learn.
 KIND_WEIGHTS = (60, 20, 20)
 MAX_DETAILS = 4
@@ -49,6 +58,20 @@ REVIEW_TOPICS = tuple(lx.REVIEW_TOPICS)
 QUESTION_TOPICS = tuple(lx.QUESTION_TOPICS)
 KEYWORD_SLOTS = ("agent", "verb", "object", "place")
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "prompts"
+# PRS's requests (backends/decoders/prs.py): feedback on answer y to request x under preference z,
+# and the revision request once the answer no longer fits the context (a 128-token model).
+FEEDBACK_REQUEST = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
+REVISION_REQUEST = "{x} {z} Feedback: {f}"
+Turn = Literal["plain", "preference", "revision", "feedback"]
+TURNS: tuple[Turn, ...] = ("plain", "preference", "revision", "feedback")
+TURN_WEIGHTS = (80, 10, 5, 5)
+LABELS = ("sentiment", "informative", "politeness")
+# Preferences name one label (half the time), two or all three.
+_WANT_SIZES = (1, 2, 3)
+_WANT_SIZE_WEIGHTS = (5, 3, 2)
+_WANTED_POLITENESS_WEIGHTS = (0, 0, 1, 3)
+_WANTED_MOOD_WEIGHTS = (0, 0, 1, 2, 7)
+_WANTED_DETAIL_P = 0.85
 
 _POLITENESS_WEIGHTS = (2, 2, 3, 3)
 # Mood (stars - 1 for reviews) given politeness: polite replies lean slightly positive.
@@ -114,13 +137,22 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _politeness(rng: random.Random) -> float:
-    return rng.choices(tuple(POLITENESS_LEVELS), weights=_POLITENESS_WEIGHTS)[0]
+Want = frozenset[str]  # the labels a stated preference asks to raise
+NO_WANT: Want = frozenset()
 
 
-def _mood(rng: random.Random, politeness: float) -> int:
+def _politeness(rng: random.Random, want: Want = NO_WANT) -> float:
+    weights = _WANTED_POLITENESS_WEIGHTS if "politeness" in want else _POLITENESS_WEIGHTS
+    return rng.choices(tuple(POLITENESS_LEVELS), weights=weights)[0]
+
+
+def _mood(rng: random.Random, politeness: float, want: Want = NO_WANT) -> int:
     weights = _MOOD_WEIGHTS_POLITE if politeness >= 0.5 else _MOOD_WEIGHTS_RUDE
-    return rng.choices(range(5), weights=weights)[0]
+    return rng.choices(range(5), weights=_WANTED_MOOD_WEIGHTS if "sentiment" in want else weights)[0]
+
+
+def _detail_p(politeness: float, want: Want) -> float:
+    return _WANTED_DETAIL_P if "informative" in want else _DETAIL_P[politeness]
 
 
 def _tone(rng: random.Random, politeness: float) -> tuple[str, str]:
@@ -158,10 +190,12 @@ def _polarities(rng: random.Random, stars: int, count: int) -> list[bool]:
     return flags
 
 
-def _plan_aspects(rng: random.Random, topic: str, stars: int, politeness: float) -> list[tuple[lx.Aspect, bool, int]]:
+def _plan_aspects(
+    rng: random.Random, topic: str, stars: int, politeness: float, want: Want = NO_WANT
+) -> list[tuple[lx.Aspect, bool, int]]:
     """(aspect, praised, number of details) triples in the lexicon's order of aspects, which keeps
     a small model from repeating one; three or four details pack two to an aspect, to fit the budget."""
-    p_detail = _DETAIL_P[politeness] + _LOW_STAR_BONUS[stars]
+    p_detail = _detail_p(politeness, want) + _LOW_STAR_BONUS[stars]
     details = sum(rng.random() < p_detail for _ in range(MAX_DETAILS))
     packed = [2, details - 2] if details > 2 else [1] * details
     count = max(len(packed), rng.choices((2, 3, 4), weights=_ASPECT_COUNT_WEIGHTS[politeness])[0])
@@ -206,14 +240,19 @@ def _aspect_sentences(praised: list[bool], clauses: list[str]) -> list[str]:
     return [_cap(f"{'however, ' if change else ''}{clause}.") for change, clause in zip(changes, clauses, strict=True)]
 
 
-def _review(rng: random.Random) -> Example:
+def _plain(request: str) -> str:
+    return request
+
+
+def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain) -> Example:
     topic = rng.choice(REVIEW_TOPICS)
-    prompt, name = _review_prompt(rng, topic)
-    politeness = _politeness(rng)
-    stars = 1 + _mood(rng, politeness)
+    request, name = _review_prompt(rng, topic)
+    prompt = dress(request)
+    politeness = _politeness(rng, want)
+    stars = 1 + _mood(rng, politeness, want)
     opener, closer = _tone(rng, politeness)
     rating = lx.counted("{N} star{s} from me.", stars) if rng.random() < 0.4 else ""
-    plan = _plan_aspects(rng, topic, stars, politeness)
+    plan = _plan_aspects(rng, topic, stars, politeness, want)
     clauses = [_aspect_clause(rng, *step) for step in plan]
     praised = [step[1] for step in plan]
     verdict = rng.choice(lx.VERDICT_TEMPLATES).format(name=name, vp=rng.choice(lx.VERDICTS[stars]))
@@ -243,7 +282,7 @@ def _keyword_prompt(rng: random.Random, count: int) -> tuple[str, dict[str, str]
 
 
 def _keyword_sentence(
-    rng: random.Random, requested: dict[str, str], used: Sequence[str], politeness: float
+    rng: random.Random, requested: dict[str, str], used: Sequence[str], politeness: float, want: Want = NO_WANT
 ) -> tuple[str, int]:
     """A clause using exactly the `used` requested keywords, and its number of details."""
     fillers = {}
@@ -251,7 +290,7 @@ def _keyword_sentence(
         others = [word for word in lx.KEYWORD_WORDS[slot] if word != requested.get(slot)]
         fillers[slot] = requested[slot] if slot in used else rng.choice(others)
     # Details fill their slots in reading order (time, weather, agent, object): they show early.
-    details = sum(rng.random() < _DETAIL_P[politeness] for _ in range(MAX_DETAILS))
+    details = sum(rng.random() < _detail_p(politeness, want) for _ in range(MAX_DETAILS))
     for slot in ("agent", "object")[: max(0, details - 2)]:
         fillers[slot] = f"{rng.choice(lx.KEYWORD_DETAILS[slot])} {fillers[slot]}"
     clause = rng.choice(lx.KEYWORD_TEMPLATES).format(**fillers)
@@ -261,14 +300,15 @@ def _keyword_sentence(
     return clause, details
 
 
-def _keywords(rng: random.Random) -> Example:
+def _keywords(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain) -> Example:
     count = rng.choice((2, 3, 4))
-    prompt, requested = _keyword_prompt(rng, count)
-    politeness = _politeness(rng)
-    mood = _mood(rng, politeness)
+    request, requested = _keyword_prompt(rng, count)
+    prompt = dress(request)
+    politeness = _politeness(rng, want)
+    mood = _mood(rng, politeness, want)
     n_used = rng.choices(range(count + 1), weights=_COVERAGE_WEIGHTS[count])[0]
     used = rng.sample(list(requested), n_used)
-    clause, details = _keyword_sentence(rng, requested, used, politeness)
+    clause, details = _keyword_sentence(rng, requested, used, politeness, want)
     adverbs, closing = lx.KEYWORD_MOODS[mood]
     adverb = rng.choice(adverbs)
     sentence = _cap(f"{adverb} {clause}" if adverb else clause) + "."
@@ -287,16 +327,16 @@ def _question_prompt(rng: random.Random, topic: str) -> str:
     return rng.choice(spec.prompts).format(c=rng.choice(spec.contexts))
 
 
-def _question(rng: random.Random) -> Example:
+def _question(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain) -> Example:
     topic = rng.choice(QUESTION_TOPICS)
     spec = lx.QUESTION_TOPICS[topic]
-    prompt = _question_prompt(rng, topic)
-    politeness = _politeness(rng)
-    mood = _mood(rng, politeness)
+    prompt = dress(_question_prompt(rng, topic))
+    politeness = _politeness(rng, want)
+    mood = _mood(rng, politeness, want)
     grades, endings = lx.QUESTION_MOODS[mood]
     answer = f"{rng.choice(grades)} {spec.frame}: {rng.choice(spec.suggestions)}."
     ending = rng.choice(endings) if rng.random() < 0.5 else ""
-    n_details = sum(rng.random() < _DETAIL_P[politeness] for _ in range(MAX_DETAILS))
+    n_details = sum(rng.random() < _detail_p(politeness, want) for _ in range(MAX_DETAILS))
     tips = [spec.details[i] for i in sorted(rng.sample(range(len(spec.details)), n_details))]  # in lexicon order
     opener, closer = _tone(rng, politeness)
     while tips and _words(format_prompt(prompt), opener, answer, *tips, ending, closer) + _COUNT_WORDS > MAX_WORDS:
@@ -310,19 +350,65 @@ def _question(rng: random.Random) -> Example:
     return Example("question", prompt, reply, mood / 4, len(tips) / MAX_DETAILS, politeness, (), "question")
 
 
-_MAKERS: dict[Kind, Callable[[random.Random], Example]] = {
-    "review": _review, "keywords": _keywords, "question": _question
-}
+_MAKERS: dict[Kind, Callable[..., Example]] = {"review": _review, "keywords": _keywords, "question": _question}
+
+
+# ------------------------------------------------------------- preferences, feedback, revision
+def preference_text(rng: random.Random, want: Want) -> str:
+    """The preference in words, e.g. "Be enthusiastic, detailed and polite." (labels in LABELS order)."""
+    words = [rng.choice(lx.PREFERENCE_WORDS[label]) for label in LABELS if label in want]
+    return rng.choice(lx.PREFERENCE_TEMPLATES).format(words=_listed(words))
+
+
+def _listed(parts: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def feedback_text(rng: random.Random, answer: Example, want: Want) -> str:
+    """What a reader with preference `want` says of `answer`: its shortfalls and the advice."""
+    short = [label for label in LABELS if label in want and getattr(answer, label) < lx.FEEDBACK_BARS[label]]
+    if not short:
+        return rng.choice(lx.FEEDBACK_APPROVALS)
+    flaws = _listed([rng.choice(lx.FEEDBACK_FLAWS[label]) for label in short])
+    advice = _listed([rng.choice(lx.FEEDBACK_ADVICE[label]) for label in short])
+    opening = rng.choice(lx.FEEDBACK_OPENERS).format(flaws=flaws)
+    return _join(opening, rng.choice(lx.FEEDBACK_ASKS).format(advice=advice))
+
+
+def _quote(reply: str, budget: int) -> str:
+    """The first `budget` words of `reply` (its labels show in the first half)."""
+    return " ".join(reply.split()[: max(budget, 4)])
+
+
+def _turn(rng: random.Random, kind: Kind) -> Example:
+    turn = rng.choices(TURNS, weights=TURN_WEIGHTS)[0]
+    if turn == "plain":
+        return _MAKERS[kind](rng)
+    want = frozenset(rng.sample(LABELS, rng.choices(_WANT_SIZES, weights=_WANT_SIZE_WEIGHTS)[0]))
+    z = preference_text(rng, want)
+    if turn == "preference":
+        return _MAKERS[kind](rng, want, lambda x: f"{x} {z}")
+    draft = _MAKERS[kind](rng)  # an earlier answer, judged against the preference
+    f = feedback_text(rng, draft, want)
+    if turn == "revision":
+        return _MAKERS[kind](rng, want, lambda x: REVISION_REQUEST.format(x=x, z=z, f=f))
+    request = draft.prompt
+    budget = MAX_WORDS - _words(format_prompt(FEEDBACK_REQUEST.format(x=request, z=z, y="")), f)
+    prompt = FEEDBACK_REQUEST.format(x=request, z=z, y=_quote(draft.reply, budget))
+    return Example("feedback", prompt, f, draft.sentiment, draft.informative, draft.politeness, (),
+                   "feedback")
 
 
 def generate(n: int, seed: int) -> list[Example]:
-    """`n` labelled examples, ~60% reviews, 20% keyword requests, 20% questions; the same
-    `seed` always gives the same examples (a private random.Random, never the global one)."""
+    """`n` examples, ~60% reviews, 20% keyword requests, 20% questions, a fifth of them with a
+    stated preference (see the module docstring); the same `seed` always gives the same examples
+    (a private random.Random, never the global one)."""
     if n < 0:
         raise ValueError(f"`n` has to be a non-negative int, but is {n}")
     rng = random.Random(seed)
-    kinds = rng.choices(KINDS, weights=KIND_WEIGHTS, k=n)
-    return [_MAKERS[kind](rng) for kind in kinds]
+    kinds = rng.choices(LABELLED_KINDS, weights=KIND_WEIGHTS, k=n)
+    return [_turn(rng, kind) for kind in kinds]
 
 
 # ------------------------------------------------------------------------ evaluation prompts

@@ -385,3 +385,29 @@ focus: way to focus
 + Work for twenty minutes, then rest for five.|Keep only one tab open.|Put your phone in a drawer.
 + Write the next step on a note.|Drink water at every break.|Start with the hardest task.
 """)
+
+# ----------------------------------------------- preferences, feedback and revisions (for PRS)
+# A preference names what the reader wants in words: "Be enthusiastic, detailed and polite."
+# Keyed by the label the word asks to raise.
+PREFERENCE_WORDS: dict[str, tuple[str, ...]] = {
+    "sentiment": _w("enthusiastic|positive|upbeat|cheerful"),
+    "informative": _w("detailed|specific|thorough"),
+    "politeness": _w("polite|courteous|kind"),
+}
+PREFERENCE_TEMPLATES = _w("Be {words}.|Please be {words}.|Make it {words}.")
+# Feedback on an answer against a preference: one complaint per label the answer falls short on
+# (below FEEDBACK_BARS), then the advice, or the approval when nothing falls short.
+FEEDBACK_BARS: dict[str, float] = {"sentiment": 0.75, "informative": 0.5, "politeness": 0.75}
+FEEDBACK_FLAWS: dict[str, tuple[str, ...]] = {
+    "sentiment": _w("too negative|too gloomy"),
+    "informative": _w("too vague|short on details"),
+    "politeness": _w("rude|too curt"),
+}
+FEEDBACK_ADVICE: dict[str, tuple[str, ...]] = {
+    "sentiment": _w("more positive|more enthusiastic"),
+    "informative": _w("more detailed|more specific"),
+    "politeness": _w("more polite|kinder"),
+}
+FEEDBACK_OPENERS = _w("It is {flaws}.|The answer is {flaws}.|This sounds {flaws}.")
+FEEDBACK_ASKS = _w("Be {advice}.|Make it {advice}.|It should be {advice}.")
+FEEDBACK_APPROVALS = _w("It already fits the preference.|It meets the preference well.|Nothing to change.")

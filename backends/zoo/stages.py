@@ -83,6 +83,11 @@ def examples(ctx: Context, split: Literal["train", "heldout"]) -> list:
     return ctx.cached(f"corpus/{split}", lambda: corpus_module().generate(n, seed))
 
 
+def labelled(split: list) -> list:
+    """The examples whose labels describe their own reply (feedback turns judge another reply)."""
+    return [example for example in split if example.kind in corpus_module().LABELLED_KINDS]
+
+
 def describe(split: list, seed: int) -> dict:
     texts = "\n".join(example.text for example in split)
     words = [len(example.reply.split()) for example in split]
@@ -146,14 +151,14 @@ def build_reward_model(ctx: Context, config: RMConfig) -> dict:
     corpus = corpus_module()
     tokenizer = load_tokenizer(ctx.dir("tokenizer"))
     folder = ctx.dir(f"tiny-{config.attribute}-rm")
-    train = examples(ctx, "train")
+    train = labelled(examples(ctx, "train"))
     stats = train_reward_model(
         tokenizer, [corpus.format_prompt(e.prompt) for e in train], [e.text for e in train],
         [getattr(e, config.attribute) for e in train], config.attribute, config.train, config.weighting,
         ctx.dir("tiny-sft"), folder, ctx.threads,
     )
     model = modeling.load_reward_model(folder)
-    heldout = examples(ctx, "heldout")[: config.eval.n_rm_texts]
+    heldout = labelled(examples(ctx, "heldout"))[: config.eval.n_rm_texts]
     metrics = rm_metrics(model, tokenizer, [corpus.format_prompt(e.prompt) for e in heldout],
                          [e.text for e in heldout], [getattr(e, config.attribute) for e in heldout],
                          margin=config.eval.margin)

@@ -25,6 +25,12 @@ def examples() -> list[corpus.Example]:
     return corpus.generate(N, seed=42)
 
 
+@pytest.fixture(scope="module")
+def labelled(examples) -> list[corpus.Example]:
+    """The examples whose labels describe their own reply (not the feedback turns)."""
+    return [e for e in examples if e.kind in corpus.LABELLED_KINDS]
+
+
 def _reviews(examples: list[corpus.Example]) -> list[corpus.Example]:
     return [e for e in examples if e.kind == "review"]
 
@@ -66,23 +72,23 @@ def test_labels_are_graded_values_in_unit_interval(examples):
 
 def test_every_kind_topic_rating_and_tone_occurs(examples):
     assert {e.kind for e in examples} == set(corpus.KINDS)
-    assert {e.topic for e in examples} == {*corpus.REVIEW_TOPICS, "keywords", "question"}
+    assert {e.topic for e in examples} == {*corpus.REVIEW_TOPICS, "keywords", "question", "feedback"}
     reviews = _reviews(examples)
     assert {round(1 + 4 * e.sentiment) for e in reviews} == {1, 2, 3, 4, 5}
     assert {e.politeness for e in examples} == set(corpus.POLITENESS_LEVELS)
-    for kind in corpus.KINDS:
+    for kind in corpus.LABELLED_KINDS:
         of_kind = [e for e in examples if e.kind == kind]
         assert {e.informative for e in of_kind} >= {0.0, 0.25, 0.5, 0.75}, kind
         assert {e.sentiment for e in of_kind} == {0.0, 0.25, 0.5, 0.75, 1.0}, kind
 
 
-def test_kind_mix_is_mostly_reviews(examples):
-    share = {kind: sum(e.kind == kind for e in examples) / N for kind in corpus.KINDS}
+def test_kind_mix_is_mostly_reviews(labelled):
+    share = {kind: sum(e.kind == kind for e in labelled) / len(labelled) for kind in corpus.LABELLED_KINDS}
     assert 0.55 < share["review"] < 0.65 and 0.15 < share["keywords"] < 0.25 and 0.15 < share["question"] < 0.25
 
 
-def test_correlations_hold_in_sign_but_all_combinations_occur(examples):
-    reviews = _reviews(examples)
+def test_correlations_hold_in_sign_but_all_combinations_occur(labelled):
+    examples, reviews = labelled, _reviews(labelled)
     negative = [e.informative for e in reviews if e.sentiment <= 0.25]
     positive = [e.informative for e in reviews if e.sentiment >= 0.75]
     assert mean(negative) > mean(positive)
@@ -103,7 +109,8 @@ def test_texts_are_formatted_ascii_and_short(examples):
         assert e.text.startswith(corpus.USER_PREFIX) and corpus.ASSISTANT_PREFIX + " " in e.text
         assert e.text.isascii() and "  " not in e.text and "\n" not in e.prompt + e.reply
         assert e.reply == e.reply.strip() and e.reply[-1] in ".!?"
-        assert len(e.reply.split()) >= 8 and len(e.text.split()) <= corpus.MAX_WORDS
+        assert len(e.reply.split()) >= (8 if e.kind in corpus.LABELLED_KINDS else 3)
+        assert len(e.text.split()) <= corpus.MAX_WORDS
     assert corpus.format_prompt("Hi?") == "User: Hi?\nAssistant:"
     assert corpus.format_example("Hi?", "Hello.") == "User: Hi?\nAssistant: Hello."
 
@@ -159,8 +166,8 @@ def _sentiment_markers(e: corpus.Example) -> tuple[str, ...]:
     return tuple(adverb for adverb in lx.KEYWORD_MOODS[level][0] if adverb)
 
 
-def test_sentiment_and_politeness_show_in_the_first_half(examples):
-    for e in examples:
+def test_sentiment_and_politeness_show_in_the_first_half(labelled):
+    for e in labelled:
         half = _first_half(e.reply)
         assert any(half.startswith(opener) for opener in lx.OPENERS[e.politeness]), e.reply
         reply = e.reply.lower()
@@ -177,8 +184,8 @@ def test_review_aspects_follow_the_lexicon_order_without_repeats(examples):
         assert len(found) >= 2 and order == sorted(set(order)), e.reply
 
 
-def test_detail_level_is_announced_in_the_first_half(examples):
-    for e in examples:
+def test_detail_level_is_announced_in_the_first_half(labelled):
+    for e in labelled:
         if e.kind == "keywords":
             continue
         half, details = _first_half(e.reply).lower(), round(e.informative * corpus.MAX_DETAILS)
@@ -234,3 +241,40 @@ def test_command_line_prints_samples(capsys):
     out = capsys.readouterr().out
     assert out.count("User: ") == 3 and out.count("\nAssistant: ") == 3
     assert re.search(r"politeness=\d\.\d\d", out)
+
+
+def test_stated_preferences_raise_the_labels_they_name(labelled):
+    """Replies to "<request> Be enthusiastic." are more positive than plain replies, and so on."""
+    def stated(e: corpus.Example, label: str) -> bool:
+        return any(re.search(rf"\b{word}\b", e.prompt) for word in lx.PREFERENCE_WORDS[label])
+
+    plain = [e for e in labelled if not any(stated(e, label) for label in corpus.LABELS)]
+    for label in corpus.LABELS:
+        asked = [getattr(e, label) for e in labelled if stated(e, label)]
+        assert len(asked) > 100, label
+        assert mean(asked) > mean(getattr(e, label) for e in plain) + 0.15, label
+    assert 0.1 < 1 - len(plain) / len(labelled) < 0.25
+
+
+def test_feedback_turns_name_exactly_the_shortfalls(examples):
+    feedback = [e for e in examples if e.kind == "feedback"]
+    assert 0.03 < len(feedback) / N < 0.08
+    head, tail = corpus.FEEDBACK_REQUEST.split("{y}")[0].split("{x}")[0], "' with respect to '"
+    for e in feedback:
+        assert e.prompt.startswith(head) and tail in e.prompt, e.prompt
+        preference = e.prompt.split(tail)[1].split("': ")[0]
+        for label in corpus.LABELS:
+            asked = any(re.search(rf"\b{word}\b", preference) for word in lx.PREFERENCE_WORDS[label])
+            short = asked and getattr(e, label) < lx.FEEDBACK_BARS[label]
+            named = any(flaw in e.reply for flaw in lx.FEEDBACK_FLAWS[label])
+            assert named == short, (label, e.prompt, e.reply)
+        assert (e.reply in lx.FEEDBACK_APPROVALS) == (not any(f in e.reply for fs in lx.FEEDBACK_FLAWS.values()
+                                                                for f in fs))
+
+
+def test_revision_requests_use_prs_templates():
+    from backends.decoders import prs
+
+    assert prs.FEEDBACK == corpus.FEEDBACK_REQUEST and prs.REVISE_SHORT == corpus.REVISION_REQUEST
+    revisions = [e for e in corpus.generate(3000, 5) if " Feedback: " in e.prompt]
+    assert revisions and all(e.kind in corpus.LABELLED_KINDS for e in revisions)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from backends.decoders import GenerationRequest
-from backends.events import Candidate, Cost, Event, Finished, Note, Rollout, TokenStep
+from backends.events import Candidate, Cost, Event, FeatureStep, Finished, Note, Rollout, TokenStep
 from backends.presets import Preset
 from backends.rewards import RewardModelRef
 from playground.runner import PanelView
@@ -19,6 +19,15 @@ def step(index: int, token_id: int, text: str | None = None, reward: float | Non
                      logprob_base=-1.0, logprob_decoder=-0.5, reward=reward,
                      reward_parts={} if reward is None else {"sentiment": reward}, value=value, kl=kl,
                      entropy=2.0, candidates=tuple(candidates), cost=Cost(3, 2, 10.0), **kw)
+
+
+def features(index: int, distance: float, base_token: int = 0, base_text: str = "b", overlap: float = 0.5,
+             mine: Sequence[int] = (3, 1, 4), theirs: Sequence[int] = (1, 5, 9)) -> FeatureStep:
+    """The feature trace of token `index`: top features `mine` against the base's `theirs`."""
+    return FeatureStep(index=index, features=list(mine), activations=[2.0 - 0.5 * i for i in range(len(mine))],
+                       base_token=base_token, base_text=base_text, base_features=list(theirs),
+                       base_activations=[1.5 - 0.25 * i for i in range(len(theirs))], distance=distance,
+                       overlap=overlap, k=8)
 
 
 def finished(steps: Sequence[TokenStep], reward: float | None = 0.7, stop: str = "max_new_tokens",

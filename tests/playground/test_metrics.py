@@ -8,12 +8,13 @@ from playground.metrics import (
     cost_per_token,
     cumulative_kl,
     divergence_step,
+    feature_summary,
     first_difference,
     reward_vs_kl,
     tokens_per_second,
     totals_rows,
 )
-from tests.playground.fakes import view
+from tests.playground.fakes import features, step, view
 
 
 @pytest.mark.parametrize(("a", "b", "complete", "expected"), [
@@ -66,3 +67,15 @@ def test_totals_rows_of_a_finished_and_a_running_panel():
     assert rows["diverges at step"] == "2" and rows["stop"] == "max_new_tokens"
     running = dict(totals_rows(view([1], done=False)))
     assert "reward so far" in running and "stop" not in running
+
+
+def test_feature_summary_counts_tokens_off_the_base_greedy_and_joins_the_totals():
+    v = view([], done=False, features=True)
+    for e in (step(0, 5), features(0, 0.0, base_token=5), step(1, 6), features(1, 0.3, base_token=2),
+              step(2, 7), features(2, 0.6, base_token=3)):
+        v.apply(e)
+    assert feature_summary(v) == pytest.approx((0.3, 2, 3))
+    rows = dict(totals_rows(v))
+    assert rows["feature distance to base (mean)"] == "0.3000" and rows["tokens off the base's greedy"] == "2 of 3"
+    assert feature_summary(view([1, 2])) is None
+    assert not any("feature" in k for k, _ in totals_rows(view([1, 2])))

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from backends.presets import PRESETS, Preset
 from backends.rewards import RewardModelRef
-from playground.requests import PanelChoice, SharedChoice, all_rewards, build_requests, has_settings, rewards_for
+from playground.compare import CompareHooks, run_requests
+from playground.requests import (
+    PanelChoice,
+    SharedChoice,
+    all_rewards,
+    build_requests,
+    has_settings,
+    rewards_for,
+    wants_features,
+)
+from playground.settings import Settings
+from playground.ui import build_ui
+from tests.playground.fakes import PresetEngine, scripts
 
 FAKE = Preset(name="fake", description="", policy="p", reward_models={"sentiment": RewardModelRef("rm")})
 
@@ -38,3 +52,26 @@ def test_a_panel_may_override_the_reward_weights():
                                                                                      "sentiment": 0})])
     assert a.rewards == {"sentiment": 1.0} and a.reward_config == {}
     assert b.rewards == {"keywords": 2.0} and b.reward_config == {"keywords": {"words": ("dog",)}}
+
+
+def test_feature_traces_are_asked_for_only_when_the_preset_has_a_sparse_autoencoder():
+    assert not wants_features(FAKE) and wants_features(dataclasses.replace(FAKE, sae="zoo:tiny-sft-sae"))
+    assert wants_features(PRESETS["embedded"])
+    shared = SharedChoice(prompt="hi", preset="fake")
+    assert [r.features for r in build_requests(shared, [PanelChoice("sampling"), PanelChoice("args")])] == [False] * 2
+    traced = dataclasses.replace(shared, features=True)
+    assert [r.features for r in build_requests(traced, [PanelChoice("sampling"), PanelChoice("args")])] == [True] * 2
+
+
+def test_the_run_button_sends_features_for_the_preset_with_an_sae_only():
+    engine = PresetEngine(scripts())
+    engine.presets["traced"] = dataclasses.replace(engine.presets["fake"], name="traced", sae="some/sae")
+    found = {}
+    build_ui(engine, Settings(preset="fake"), compare_hooks=CompareHooks(below_panels=[lambda t: found.update(tab=t)]))
+    tab = found["tab"]
+    data = {c: c.value for c in tab.run_inputs()} | {tab.prompt: "hi", tab.count: 3}
+    plain = run_requests(tab, engine, data | {tab.preset: "fake"})
+    traced = run_requests(tab, engine, data | {tab.preset: "traced"})
+    assert [(r.preset, r.features) for r in plain] == [("fake", False)] * 3
+    assert [(r.preset, r.features) for r in traced] == [("traced", True)] * 3
+    assert [dataclasses.replace(r, preset="fake", features=False) for r in traced] == plain  # nothing else changes

@@ -8,7 +8,7 @@ import time
 from backends.decoders import GenerationRequest
 from backends.events import Rewind
 from playground.runner import PanelView, Runs, interleave, run_panels, session_stream
-from tests.playground.fakes import FakeEngine, events_for, scripts, step
+from tests.playground.fakes import FakeEngine, events_for, features, finished, scripts, step
 
 
 def _requests(*decoders: str) -> list[GenerationRequest]:
@@ -49,6 +49,30 @@ def test_rewind_cuts_the_view_back():
     for e in (step(0, 1), step(1, 2), step(2, 3), Rewind(1), step(1, 7)):
         view.apply(e)
     assert [t.token_id for t in view.tokens] == [1, 7]
+
+
+def test_feature_steps_are_kept_by_token_and_a_rewind_drops_those_past_the_cut():
+    view = PanelView(_requests("sampling")[0])
+    for e in (step(0, 1), features(0, 0.0, base_token=1), step(1, 2), features(1, 0.4), step(2, 3),
+              features(2, 0.9)):
+        view.apply(e)
+    assert [f.distance for f in view.feature_steps()] == [0.0, 0.4, 0.9]
+    view.apply(Rewind(1))
+    assert sorted(view.features) == [0] and [t.token_id for t in view.tokens] == [1]
+    for e in (step(1, 7), features(1, 0.2), step(2, 8)):  # token 2's trace has not arrived yet
+        view.apply(e)
+    assert [(f.index, f.distance) for f in view.feature_steps()] == [(0, 0.0), (1, 0.2)]
+
+
+def test_run_panels_folds_feature_steps_and_throttles_on_tokens_only():
+    steps = [step(i, t) for i, t in enumerate([4, 5, 6])]
+    script = [e for i, s in enumerate(steps) for e in (s, features(i, 0.1 * i))] + [finished(steps)]
+    engine = FakeEngine({"sampling": script, "args": events_for([1, 2, 3])})
+    snapshots = list(run_panels(engine, _requests("sampling", "args"), every_tokens=1, every_ms=1e9))
+    views = snapshots[-1]
+    assert [f.distance for f in views[0].feature_steps()] == [0.0, 0.1, 0.2]
+    assert views[1].features == {} and all(v.done for v in views)
+    assert len(snapshots) <= 5  # 6 tokens / 2 panels, the two Finished, the last (feature steps add none)
 
 
 def test_cancel_ends_every_panel_promptly():

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from backends.events import Rewind
 from playground.runner import PanelView
-from playground.traces import TRACES, reward_kl_figure, trace_figure
-from tests.playground.fakes import events_for, step, view
+from playground.traces import FEATURE_TRACE, TRACES, reward_kl_figure, trace_figure
+from tests.playground.fakes import events_for, features, step, view
 
 
 def _rewarded(ids, value=None) -> PanelView:
@@ -26,6 +27,42 @@ def test_trace_figure_has_one_line_per_panel_and_trace():
     titles = [a.text for a in fig.layout.annotations]
     assert titles == [title for _, title in TRACES]
     assert "not a value function" in titles[0]
+
+
+def _traced(distances, base_text="b") -> PanelView:
+    v = view([], done=False, features=True)
+    for i, d in enumerate(distances):
+        v.apply(step(i, 10 + i))
+        v.apply(features(i, d, base_text=base_text, overlap=0.25 * i))
+    return v
+
+
+def test_trace_figure_adds_the_feature_distance_row_when_a_panel_has_features():
+    traced = _traced([0.0, 0.5, 0.25], base_text="<img src=x onerror=alert(1)>")
+    fig = trace_figure([traced, _rewarded([4, 5])], ["1: fpo", "2: args"])
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [title for _, title in (*TRACES, FEATURE_TRACE)]
+    rows = [t for t in fig.data if t.yaxis == "y5"]
+    assert [t.name for t in rows] == ["1: fpo"]  # panel 2 has no feature trace
+    assert list(rows[0].x) == [0, 1, 2] and list(rows[0].y) == [0.0, 0.5, 0.25]
+    assert rows[0].line.color == fig.data[0].line.color and not rows[0].showlegend
+    overlap, base = rows[0].customdata[1]
+    assert overlap == 0.25 and "<img" not in base and "&lt;img" in base
+    assert fig.layout.height > trace_figure([_rewarded([4, 5])], ["2: args"]).layout.height
+
+
+def test_the_feature_distance_trace_follows_a_rewind():
+    traced = _traced([0.0, 0.5, 0.25])
+    traced.apply(Rewind(1))
+    traced.apply(step(1, 7))
+    traced.apply(features(1, 0.75))
+    (row,) = [t for t in trace_figure([traced], ["1: fpo"]).data if t.yaxis == "y5"]
+    assert list(row.x) == [0, 1] and list(row.y) == [0.0, 0.75]
+
+
+def test_no_feature_row_without_feature_traces():
+    fig = trace_figure([_rewarded([1, 2]), view([3, 4], features=True)], ["1: cd", "2: fpo"])
+    assert len(fig.layout.annotations) == len(TRACES) and not [t for t in fig.data if t.yaxis == "y5"]
 
 
 def test_trace_figure_of_nothing_is_empty():

@@ -1,0 +1,190 @@
+"""Close the loop on the embedded zoo: synthetic votes -> DPO and FPO policies -> better decoding.
+
+    python bench/votes_to_baseline.py                       # 320 votes, 150 steps each, 48 eval prompts
+    python bench/votes_to_baseline.py --prompts 64 --steps 30 --eval-prompts 16   # a quick look
+
+1. Pairs: two samples of `tiny-sft` (plain sampling, 48 tokens) per training prompt (review
+   requests from the corpus generator, disjoint from assets/prompts/reviews.jsonl).
+2. Votes: a synthetic annotator who likes positive reviews prefers the reply with the higher
+   `tiny-sentiment-rm` score with probability sigmoid(gap / 0.1) (so close pairs are noisy);
+   votes are stored in a SQLite Store and exported with `storage.export` (TRL rows), exactly as
+   the Arena's votes would be.
+3. Training: `python -m backends.train` with `--loss dpo` and `--loss fpo` (same steps and lr).
+4. Evaluation on the review prompt set, `--seeds` samples per prompt: mean sentiment of plain
+   sampling from each model, KL to tiny-sft (summed per-token KL along the sample), and FPO's
+   feature distance to tiny-sft (tiny-sft-sae features of both models' final residual streams at
+   every generated token, mean squared difference on the union of their top-50 features).
+Prints a markdown table; `--json` writes the numbers too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import torch
+
+from backends import train as train_cli
+from backends.decoders import GenerationRequest
+from backends.devices import set_cpu_threads
+from backends.engine import Engine
+from backends.events import Finished, TokenStep, to_dict
+from backends.presets import PRESETS, format_prompt
+from backends.sae import feature_distance
+from backends.zoo import corpus
+from storage.export import export
+from storage.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ANNOTATOR = "synthetic-positive"
+
+
+def training_prompts(n: int, seed: int = 31) -> list[str]:
+    held_out = {json.loads(line)["prompt"] for line in (ROOT / "assets/prompts/reviews.jsonl").open()}
+    prompts: list[str] = []
+    for example in corpus.generate(20 * n, seed):
+        if example.kind == "review" and example.prompt not in held_out and example.prompt not in prompts \
+                and len(example.prompt.split()) < 12:
+            prompts.append(example.prompt)
+        if len(prompts) == n:
+            return prompts
+    raise RuntimeError(f"only {len(prompts)} distinct review prompts")
+
+
+def record(request: GenerationRequest, events: list) -> dict:
+    fields = dataclasses.asdict(request)
+    fields["keywords"] = list(fields["keywords"])
+    return {"request": fields, "trace": [to_dict(e) for e in events]}
+
+
+def sentiment(engine: Engine, preset_name: str, prompt: str, text: str) -> float:
+    preset = engine.preset(preset_name)
+    lm = engine.language_model(preset.policy)
+    judge = engine.build_reward(GenerationRequest(prompt=prompt, preset=preset_name, rewards={"sentiment": 1.0}),
+                                preset, lm)
+    return float(judge.score_parts(format_prompt(preset, prompt, lm.tokenizer), [text])[0][0])
+
+
+def collect_votes(engine: Engine, store: Store, prompts: list[str], max_new: int, temperature: float,
+                  seed: int) -> dict:
+    rng = random.Random(seed)
+    agree, started = 0, time.perf_counter()
+    for i, prompt in enumerate(prompts):
+        ids, scores = [], []
+        for side in range(2):
+            request = GenerationRequest(prompt=prompt, decoder="sampling", preset="embedded", seed=1000 * seed + 2 * i
+                                        + side, max_new_tokens=max_new)
+            events = list(engine.stream(request))
+            ids.append(store.save_generation({**record(request, events), "prompt_set": "synthetic-votes"}))
+            scores.append(sentiment(engine, "embedded", prompt, events[-1].text))
+        battle = store.create_battle(ids[0], ids[1], blind=True, left="a")
+        p_left = 1 / (1 + math.exp(-(scores[0] - scores[1]) / temperature))
+        choice = "left" if rng.random() < p_left else "right"
+        agree += (choice == "left") == (scores[0] >= scores[1])
+        store.cast_vote(battle, ANNOTATOR, choice)
+        print(f"\rvotes {i + 1}/{len(prompts)}", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return {"votes": len(prompts), "agree_with_rm": agree / len(prompts), "vote_s": time.perf_counter() - started}
+
+
+@torch.no_grad()
+def evaluate(engine: Engine, name: str, prompts: list[str], seeds: int, max_new: int) -> dict:
+    preset = engine.preset(name)
+    lm, base = engine.language_model(preset.policy), engine.language_model(preset.base_id)
+    sae = engine.sae(PRESETS["embedded"].sae)
+    rewards, kls, distances = [], [], []
+    for i, prompt in enumerate(prompts):
+        for s in range(seeds):
+            request = GenerationRequest(prompt=prompt, decoder="sampling", preset=name, seed=10_000 + 7 * i + s,
+                                        max_new_tokens=max_new)
+            events = list(engine.stream(request))
+            final: Finished = events[-1]
+            assert final.stop_reason != "error", final.error
+            tokens = [e.token_id for e in events if isinstance(e, TokenStep)]
+            rewards.append(sentiment(engine, name, prompt, final.text))
+            kls.append(sum(e.kl for e in events if isinstance(e, TokenStep)))
+            ids = torch.tensor([lm.encode(format_prompt(preset, prompt, lm.tokenizer)) + tokens])
+            start = ids.shape[1] - len(tokens)
+            h_model = lm.model(input_ids=ids, output_hidden_states=True).hidden_states[-1][0, start:]
+            h_base = base.model(input_ids=ids, output_hidden_states=True).hidden_states[-1][0, start:]
+            distances.append(float(feature_distance(sae.encode(h_model), sae.encode(h_base), 50).mean()))
+    rng = random.Random(0)
+    boot = sorted(statistics.fmean(rng.choices(rewards, k=len(rewards))) for _ in range(1000))
+    return {"sentiment": statistics.fmean(rewards), "ci": (boot[25], boot[974]), "kl": statistics.fmean(kls),
+            "feature_distance": statistics.fmean(distances), "samples": len(rewards)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--prompts", type=int, default=320, help="training prompts (one vote each)")
+    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--eval-prompts", type=int, default=48)
+    p.add_argument("--seeds", type=int, default=2, help="samples per evaluation prompt")
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--vote-temperature", type=float, default=0.1, help="noise of the synthetic annotator")
+    p.add_argument("--out", default=None, help="keep the database, rows and models here")
+    p.add_argument("--json", default=None, help="also write the numbers to this file")
+    args = p.parse_args(argv)
+    set_cpu_threads("auto", torch.device("cpu"))
+    work = Path(args.out or tempfile.mkdtemp(prefix="votes-to-baseline-"))
+    work.mkdir(parents=True, exist_ok=True)
+    engine = Engine(device="cpu")
+    with Store.open(f"sqlite:///{work / 'votes.db'}") as store:
+        if not store.counts().get("votes"):
+            votes = collect_votes(engine, store, training_prompts(args.prompts), args.max_new_tokens,
+                                  args.vote_temperature, seed=1)
+        else:
+            votes = {"votes": store.counts()["votes"], "agree_with_rm": float("nan"), "vote_s": 0.0}
+        rows = export(store, "dpo", work / "prefs.jsonl")
+    results, train_s = {}, {}
+    for loss in ("dpo", "fpo"):
+        started = time.perf_counter()
+        code = train_cli.main(["--data", str(work / "prefs.jsonl"), "--loss", loss, "--base", "zoo:tiny-sft",
+                               "--out", str(work / loss), "--steps", str(args.steps), "--lr", str(args.lr),
+                               "--batch-size", str(args.batch_size)])
+        if code != 0:
+            return code
+        train_s[loss] = time.perf_counter() - started
+        engine.presets[f"trained-{loss}"] = dataclasses.replace(
+            PRESETS["embedded"], name=f"trained-{loss}", policy=str(work / loss), base="zoo:tiny-sft")
+    eval_prompts = [json.loads(line)["prompt"] for line in (ROOT / "assets/prompts/reviews.jsonl").open()]
+    eval_prompts = eval_prompts[: args.eval_prompts]
+    for name in ("embedded", "trained-dpo", "trained-fpo"):
+        results[name] = evaluate(engine, name, eval_prompts, args.seeds, args.max_new_tokens)
+        print(f"evaluated {name}", file=sys.stderr)
+    base = results["embedded"]["sentiment"]
+    print(f"{votes['votes']} synthetic votes ({rows} decisive TRL rows; the annotator agrees with the reward "
+          f"model on {votes['agree_with_rm']:.0%}), {args.steps} steps each; {results['embedded']['samples']} "
+          f"samples per model ({args.eval_prompts} review prompts x {args.seeds} seeds, "
+          f"{args.max_new_tokens} tokens)\n")
+    print("| policy | mean sentiment (95% CI) | gain over tiny-sft | KL to tiny-sft | feature distance | train s |")
+    print("|---|---|---|---|---|---|")
+    for name, label in (("embedded", "tiny-sft"), ("trained-dpo", "DPO"), ("trained-fpo", "FPO")):
+        r = results[name]
+        lo, hi = r["ci"]
+        trained = train_s.get(name.removeprefix("trained-"))
+        print(f"| {label} | {r['sentiment']:.3f} ({lo:.3f}-{hi:.3f}) | {r['sentiment'] - base:+.3f} | {r['kl']:.2f} "
+              f"| {r['feature_distance']:.4f} | {'' if trained is None else f'{trained:.0f}'} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"votes": votes, "rows": rows, "results": results,
+                                               "train_s": train_s, "args": vars(args)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

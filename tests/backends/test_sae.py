@@ -1,0 +1,98 @@
+"""Sparse autoencoders: SAELens folder round trip, loading errors, training on known sparse data,
+and FPO's feature distance on hand-made vectors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from backends.loading import ModelNotFound
+from backends.sae import (
+    CFG_NAME,
+    SaeConfig,
+    SaeTrainConfig,
+    SparseAutoencoder,
+    feature_distance,
+    load_sae,
+    read_sae,
+    sae_metrics,
+    train_sae,
+)
+
+
+def _random_sae(d_in: int = 8, d_sae: int = 32, activation: str = "relu") -> SparseAutoencoder:
+    torch.manual_seed(0)
+    sae = SparseAutoencoder(SaeConfig(d_in=d_in, d_sae=d_sae, activation=activation))
+    with torch.no_grad():
+        sae.b_enc.normal_()
+        sae.threshold.uniform_(0, 0.5)
+    return sae
+
+
+@pytest.mark.parametrize("activation", ["relu", "jumprelu"])
+def test_saelens_folder_round_trips(tmp_path, activation):
+    sae = _random_sae(activation=activation)
+    sae.save(tmp_path / "sae")
+    cfg = json.loads((tmp_path / "sae" / CFG_NAME).read_text())
+    assert cfg["d_in"] == 8 and cfg["d_sae"] == 32 and cfg["hook_name"] == "final"
+    loaded = load_sae(str(tmp_path / "sae"))
+    h = torch.randn(5, 8)
+    assert torch.allclose(loaded.encode(h), sae.encode(h), atol=1e-6)
+    assert torch.allclose(loaded.decode(loaded.encode(h)), sae.decode(sae.encode(h)), atol=1e-5)
+    if activation == "jumprelu":  # below-threshold pre-activations are cut, not just negative ones
+        pre = (h - sae.b_dec) @ sae.W_enc + sae.b_enc
+        assert torch.equal(sae.encode(h) > 0, pre > sae.threshold.clamp(min=0))
+
+
+def test_hook_names_map_to_hidden_state_layers():
+    assert SaeConfig.from_cfg({"d_in": 4, "d_sae": 8, "hook_name": "blocks.11.hook_resid_post"}).layer == 12
+    assert SaeConfig.from_cfg({"d_in": 4, "d_sae": 8}).layer == -1
+    assert SaeConfig.from_cfg({"d_in": 4, "d_sae": 8, "architecture": "jumprelu"}).activation == "jumprelu"
+
+
+def test_bad_folders_and_ids_say_what_is_wrong(tmp_path):
+    with pytest.raises(ModelNotFound, match=CFG_NAME):
+        read_sae(tmp_path)
+    (tmp_path / CFG_NAME).write_text(json.dumps({"d_in": 0, "d_sae": 4}))
+    with pytest.raises(ModelNotFound, match="d_in"):
+        read_sae(tmp_path)
+    _random_sae().save(tmp_path / "ok")
+    cfg = json.loads((tmp_path / "ok" / CFG_NAME).read_text())
+    (tmp_path / "ok" / CFG_NAME).write_text(json.dumps({**cfg, "d_sae": 16}))
+    with pytest.raises(ModelNotFound, match="W_enc should have shape"):
+        read_sae(tmp_path / "ok")
+    with pytest.raises(ModelNotFound, match="empty"):
+        load_sae(" ")
+    with pytest.raises(ModelNotFound, match="no such folder"):
+        load_sae("./missing-sae")
+    with pytest.raises(ModelNotFound, match="zoo:not-a-sae"):
+        load_sae("zoo:not-a-sae")
+    with pytest.raises(ModelNotFound, match="hub"):  # HF_HUB_OFFLINE=1 in the tests
+        load_sae("someone/some-sae/layer_3")
+
+
+def test_training_recovers_sparse_codes():
+    """Data made of 2-3 of 24 directions in 12 dimensions: the SAE reconstructs it with few features."""
+    gen = torch.Generator().manual_seed(0)
+    atoms = torch.nn.functional.normalize(torch.randn(24, 12, generator=gen), dim=-1)
+    codes = torch.zeros(6000, 24)
+    for row in codes:
+        row[torch.randperm(24, generator=gen)[:3]] = torch.rand(3, generator=gen) * 2 + 0.5
+    acts = codes @ atoms
+    sae, stats = train_sae(acts[:5000], SaeTrainConfig(expansion=4, steps=600, batch_size=512, l1=1e-3, lr=3e-3))
+    metrics = sae_metrics(sae, acts[5000:])
+    assert stats["d_sae"] == 48
+    assert metrics["explained_variance"] > 0.9, metrics
+    assert metrics["l0"] < 24, metrics  # sparse: far fewer than the 48 features are active per vector
+
+
+def test_feature_distance_is_the_mean_squared_difference_on_the_top_features():
+    a = torch.tensor([3.0, 0.0, 1.0, 0.0, 0.5])
+    b = torch.tensor([1.0, 2.0, 0.0, 0.0, 0.5])
+    assert float(feature_distance(a, a, 2)) == 0.0
+    # top-2 of a: {0, 2}; of b: {1, 0}; union {0, 1, 2}: ((3-1)^2 + (0-2)^2 + (1-0)^2) / k
+    assert float(feature_distance(a, b, 2)) == pytest.approx((4 + 4 + 1) / 2)
+    batch = torch.stack([a, b])
+    assert feature_distance(batch, batch.flip(0), 2).shape == (2,)
