@@ -5,6 +5,7 @@ see playground/settings.py; ZeroGPU is used when the `spaces` package is present
 
     python app.py                      # http://127.0.0.1:7860, embedded zoo preset, votes in storage/playground.db
     PLAYGROUND_PRESET=gpt2-imdb python app.py
+    PLAYGROUND_PRESET_FILES=runs/dpo/preset.json python app.py   # a baseline trained from votes
     DATABASE_URL=postgresql+psycopg://user@host/db python app.py
 """
 
@@ -17,7 +18,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from backends.devices import set_cpu_threads
 from backends.engine import Engine
-from playground.loading import warm_at_startup
+from playground.loading import load_presets, warm_at_startup
 from playground.settings import Settings
 from playground.ui import build_ui, launch_kwargs, open_store
 
@@ -27,7 +28,7 @@ log = logging.getLogger("app")
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    engine = Engine(device=settings.device)
+    engine = Engine(device=settings.device, presets=load_presets(settings.preset_files))
     set_cpu_threads(os.environ.get("PLAYGROUND_TORCH_THREADS", "auto"), engine.device)
     warm_at_startup(engine, settings.preset)
     store, store_note = open_store(settings.database_url)

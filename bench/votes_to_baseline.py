@@ -9,11 +9,15 @@
    `tiny-sentiment-rm` score with probability sigmoid(gap / 0.1) (so close pairs are noisy);
    votes are stored in a SQLite Store and exported with `storage.export` (TRL rows), exactly as
    the Arena's votes would be.
-3. Training: `python -m backends.train` with `--loss dpo` and `--loss fpo` (same steps and lr).
+3. Training: `python -m backends.train` with `--loss dpo` and `--loss fpo` (same steps and lr), and
+   DPO with beta = 1, lr = 2e-4 (the zoo's DPO settings), by default (`--runs`).
 4. Evaluation on the review prompt set, `--seeds` samples per prompt: mean sentiment of plain
    sampling from each model, KL to tiny-sft (summed per-token KL along the sample), and FPO's
    feature distance to tiny-sft (tiny-sft-sae features of both models' final residual streams at
-   every generated token, mean squared difference on the union of their top-50 features).
+   every generated token, mean squared difference on the union of their top-50 features), and the
+   share of the samples' word trigrams found in the training corpus (fluency: DPO can drift).
+The KL column compares the sampler (temperature 0.8) with tiny-sft at temperature 1, so tiny-sft's
+own row is not zero.
 Prints a markdown table; `--json` writes the numbers too.
 """
 
@@ -45,6 +49,7 @@ from backends.events import Finished, TokenStep, to_dict
 from backends.presets import PRESETS, format_prompt
 from backends.sae import feature_distance
 from backends.zoo import corpus
+from backends.zoo.check import trigram_overlap
 from storage.export import export
 from storage.store import Store
 
@@ -105,7 +110,7 @@ def evaluate(engine: Engine, name: str, prompts: list[str], seeds: int, max_new:
     preset = engine.preset(name)
     lm, base = engine.language_model(preset.policy), engine.language_model(preset.base_id)
     sae = engine.sae(PRESETS["embedded"].sae)
-    rewards, kls, distances = [], [], []
+    rewards, kls, distances, texts = [], [], [], []
     for i, prompt in enumerate(prompts):
         for s in range(seeds):
             request = GenerationRequest(prompt=prompt, decoder="sampling", preset=name, seed=10_000 + 7 * i + s,
@@ -115,6 +120,7 @@ def evaluate(engine: Engine, name: str, prompts: list[str], seeds: int, max_new:
             assert final.stop_reason != "error", final.error
             tokens = [e.token_id for e in events if isinstance(e, TokenStep)]
             rewards.append(sentiment(engine, name, prompt, final.text))
+            texts.append(final.text)
             kls.append(sum(e.kl for e in events if isinstance(e, TokenStep)))
             ids = torch.tensor([lm.encode(format_prompt(preset, prompt, lm.tokenizer)) + tokens])
             start = ids.shape[1] - len(tokens)
@@ -123,8 +129,10 @@ def evaluate(engine: Engine, name: str, prompts: list[str], seeds: int, max_new:
             distances.append(float(feature_distance(sae.encode(h_model), sae.encode(h_base), 50).mean()))
     rng = random.Random(0)
     boot = sorted(statistics.fmean(rng.choices(rewards, k=len(rewards))) for _ in range(1000))
+    known = [e.reply for e in corpus.generate(20_000, 0)]
     return {"sentiment": statistics.fmean(rewards), "ci": (boot[25], boot[974]), "kl": statistics.fmean(kls),
-            "feature_distance": statistics.fmean(distances), "samples": len(rewards)}
+            "feature_distance": statistics.fmean(distances), "trigrams_in_corpus": trigram_overlap(texts, known),
+            "samples": len(rewards)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=2, help="samples per evaluation prompt")
     p.add_argument("--max-new-tokens", type=int, default=48)
     p.add_argument("--vote-temperature", type=float, default=0.1, help="noise of the synthetic annotator")
-    p.add_argument("--out", default=None, help="keep the database, rows and models here")
+    p.add_argument("--runs", default="dpo;fpo;dpo:beta=1,lr=2e-4",
+                   help="training runs, `;`-separated: LOSS[:option=value,...] (options of backends.train)")
+    p.add_argument("--out", default=None, help="keep the database, rows and models here (a rerun reuses them)")
     p.add_argument("--json", default=None, help="also write the numbers to this file")
     args = p.parse_args(argv)
     set_cpu_threads("auto", torch.device("cpu"))
@@ -151,35 +161,41 @@ def main(argv: list[str] | None = None) -> int:
         else:
             votes = {"votes": store.counts()["votes"], "agree_with_rm": float("nan"), "vote_s": 0.0}
         rows = export(store, "dpo", work / "prefs.jsonl")
-    results, train_s = {}, {}
-    for loss in ("dpo", "fpo"):
-        started = time.perf_counter()
+    results, train_s, labels = {}, {}, {"embedded": "tiny-sft"}
+    for spec in args.runs.split(";"):
+        loss, _, extra = spec.partition(":")
+        options = [f"--{k.replace('_', '-')}={v}" for k, v in (kv.split("=", 1) for kv in extra.split(",") if kv)]
+        folder = spec.replace(":", "-").replace(",", "-").replace("=", "")
         code = train_cli.main(["--data", str(work / "prefs.jsonl"), "--loss", loss, "--base", "zoo:tiny-sft",
-                               "--out", str(work / loss), "--steps", str(args.steps), "--lr", str(args.lr),
-                               "--batch-size", str(args.batch_size)])
+                               "--out", str(work / folder), "--steps", str(args.steps), "--lr", str(args.lr),
+                               "--batch-size", str(args.batch_size), *options])
         if code != 0:
             return code
-        train_s[loss] = time.perf_counter() - started
-        engine.presets[f"trained-{loss}"] = dataclasses.replace(
-            PRESETS["embedded"], name=f"trained-{loss}", policy=str(work / loss), base="zoo:tiny-sft")
+        train_s[spec] = json.loads((work / folder / "metrics.json").read_text())["train_s_this_session"]
+        labels[f"trained-{folder}"] = loss.upper() + (f" ({extra})" if extra else "")
+        engine.presets[f"trained-{folder}"] = dataclasses.replace(
+            PRESETS["embedded"], name=f"trained-{folder}", policy=str(work / folder), base="zoo:tiny-sft")
     eval_prompts = [json.loads(line)["prompt"] for line in (ROOT / "assets/prompts/reviews.jsonl").open()]
     eval_prompts = eval_prompts[: args.eval_prompts]
-    for name in ("embedded", "trained-dpo", "trained-fpo"):
+    for name in labels:
         results[name] = evaluate(engine, name, eval_prompts, args.seeds, args.max_new_tokens)
         print(f"evaluated {name}", file=sys.stderr)
     base = results["embedded"]["sentiment"]
     print(f"{votes['votes']} synthetic votes ({rows} decisive TRL rows; the annotator agrees with the reward "
-          f"model on {votes['agree_with_rm']:.0%}), {args.steps} steps each; {results['embedded']['samples']} "
-          f"samples per model ({args.eval_prompts} review prompts x {args.seeds} seeds, "
-          f"{args.max_new_tokens} tokens)\n")
-    print("| policy | mean sentiment (95% CI) | gain over tiny-sft | KL to tiny-sft | feature distance | train s |")
-    print("|---|---|---|---|---|---|")
-    for name, label in (("embedded", "tiny-sft"), ("trained-dpo", "DPO"), ("trained-fpo", "FPO")):
+          f"model on {votes['agree_with_rm']:.0%}), {args.steps} steps each (lr {args.lr}, default beta unless "
+          f"given); {results['embedded']['samples']} samples per model ({args.eval_prompts} review prompts x "
+          f"{args.seeds} seeds, {args.max_new_tokens} tokens)\n")
+    print("| policy | mean sentiment (95% CI) | gain over tiny-sft | KL to tiny-sft | feature distance "
+          "| trigrams in corpus | train s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, label in labels.items():
         r = results[name]
         lo, hi = r["ci"]
-        trained = train_s.get(name.removeprefix("trained-"))
+        spec = next((s for s in train_s if f"trained-{s.replace(':', '-').replace(',', '-').replace('=', '')}"
+                     == name), None)
+        seconds = "" if spec is None else f"{train_s[spec]:.0f}"
         print(f"| {label} | {r['sentiment']:.3f} ({lo:.3f}-{hi:.3f}) | {r['sentiment'] - base:+.3f} | {r['kl']:.2f} "
-              f"| {r['feature_distance']:.4f} | {'' if trained is None else f'{trained:.0f}'} |")
+              f"| {r['feature_distance']:.4f} | {r['trigrams_in_corpus']:.1%} | {seconds} |")
     if args.json:
         Path(args.json).write_text(json.dumps({"votes": votes, "rows": rows, "results": results,
                                                "train_s": train_s, "args": vars(args)}, indent=1))

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
+
+from backends.eval_inputs import UsageError, load_preset_file
+from backends.presets import PRESETS, Preset
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -19,6 +22,20 @@ Progress = Callable[[float, str], None]
 
 class Warmable(Protocol):
     def warm(self, preset_name: str, progress: Progress | None = None) -> None: ...
+
+
+def load_presets(files: Sequence[str]) -> dict[str, Preset]:
+    """The built-in presets plus those in `files` (JSON); a file that cannot be read is logged and skipped."""
+    presets = dict(PRESETS)
+    for path in files:
+        try:
+            preset = load_preset_file(path)
+        except UsageError as e:
+            log.error("PLAYGROUND_PRESET_FILES: %s (skipped)", e)
+            continue
+        presets[preset.name] = preset
+        log.info("preset %r from %s", preset.name, path)
+    return presets
 
 
 def warm_at_startup(engine: Warmable, preset: str) -> bool:

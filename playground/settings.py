@@ -1,6 +1,8 @@
 """Settings read from environment variables (the same names locally and on a Hugging Face Space).
 
     PLAYGROUND_PRESET       preset loaded at start-up and selected in the UI (default: embedded)
+    PLAYGROUND_PRESET_FILES more presets, as JSON files (e.g. the preset.json `python -m backends.train`
+                            writes), separated by commas
     PLAYGROUND_DEVICE       auto | cpu | cuda | mps
     DATABASE_URL            storage URL (default: a SQLite file under storage/)
     PLAYGROUND_ARENA_POOL   JSON file of the arena's decoder configurations (default: assets/arena/pool.json)
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Settings:
     preset: str = "embedded"
+    preset_files: tuple[str, ...] = ()
     device: str = "auto"
     database_url: str | None = None
     arena_pool: str | None = None
@@ -35,6 +38,7 @@ class Settings:
         space = "SPACE_ID" in env  # on a Space, listen on every interface
         return cls(
             preset=env.get("PLAYGROUND_PRESET", cls.preset),
+            preset_files=tuple(f.strip() for f in env.get("PLAYGROUND_PRESET_FILES", "").split(",") if f.strip()),
             device=env.get("PLAYGROUND_DEVICE", cls.device),
             database_url=env.get("DATABASE_URL"),
             arena_pool=env.get("PLAYGROUND_ARENA_POOL") or None,

@@ -46,12 +46,15 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(fake_preset):
+def app_url(fake_preset, tmp_path_factory):
     from backends.engine import Engine
+    from backends.sae import SaeConfig, SparseAutoencoder
     from playground.settings import Settings
     from playground.ui import build_ui, load_css
 
-    preset = dataclasses.replace(fake_preset, default_rewards={"sentiment": 1.0}, max_new_tokens=10)
+    sae = tmp_path_factory.mktemp("sae") / "sae"  # a random SAE: the panels get feature traces
+    SparseAutoencoder(SaeConfig(d_in=32, d_sae=64)).save(sae)
+    preset = dataclasses.replace(fake_preset, default_rewards={"sentiment": 1.0}, max_new_tokens=10, sae=str(sae))
     broken = dataclasses.replace(fake_preset, name="broken", policy=MISSING_MODEL, default_rewards={})
     engine = Engine(device="cpu", presets={"fake": preset, "broken": broken})
     demo = build_ui(engine, Settings(preset="fake"))
@@ -134,6 +137,9 @@ def test_compare_two_panels_and_inspect(page, tmp_path):
     assert page.locator("#inspector tr.chosen").count() == 1
     assert page.locator("#inspector table.cands tbody tr").count() >= 2  # ARGS ranked its top-k
     assert page.locator("#inspect-step input").input_value() == "1"
+    features = page.locator("#inspector").inner_text()  # the token's sparse-autoencoder features
+    assert "Sparse-autoencoder features" in features and "distance" in features
+    assert "SAE feature distance" in page.locator("#traces").inner_text()  # and their plot row
 
     assert PROMPT in page.locator("#summary .ptext").inner_text()  # shown as text ...
     assert page.locator("#summary img").count() == 0  # ... never as markup

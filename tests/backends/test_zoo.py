@@ -26,6 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Neither the training seed (0) nor the build's held-out seed (1).
 FRESH_SEED = 20_251
 ATTRIBUTES = ("sentiment", "informative", "politeness")
+LABELLED_KINDS = ("review", "keywords", "question")
 MODELS = ("tiny-sft", *(f"tiny-{attribute}-rm" for attribute in ATTRIBUTES))
 
 
@@ -129,10 +130,22 @@ def test_reward_model_pairwise_accuracy_meets_the_bars(attribute, fresh, tokeniz
     from backends.zoo.modeling import load_reward_model
 
     model = load_reward_model(zoo_model_path(f"tiny-{attribute}-rm"))
-    metrics = rm_metrics(model, tokenizer, [format_prompt(e.prompt) for e in fresh], [e.text for e in fresh],
-                         [getattr(e, attribute) for e in fresh], margin=0.25)
+    labelled = [e for e in fresh if e.kind in LABELLED_KINDS]  # feedback turns judge another reply
+    metrics = rm_metrics(model, tokenizer, [format_prompt(e.prompt) for e in labelled], [e.text for e in labelled],
+                         [getattr(e, attribute) for e in labelled], margin=0.25)
     assert metrics["pairwise_acc"] >= 0.95, metrics
     assert metrics["pairwise_acc_first_half"] >= 0.90, metrics
+
+
+def test_sparse_autoencoder_reconstructs_fresh_residual_streams(fresh, policy, tokenizer):
+    from backends.sae import load_sae, sae_metrics
+    from backends.zoo.features import residual_samples
+
+    sae = load_sae("zoo:tiny-sft-sae")
+    assert sae.config.d_in == policy.config.n_embd and sae.config.layer == -1
+    metrics = sae_metrics(sae, residual_samples(policy, tokenizer, [e.text for e in fresh[:100]]))
+    assert metrics["explained_variance"] >= 0.8, metrics
+    assert metrics["l0"] <= sae.d_sae / 8, metrics  # sparse: a few of the features per token
 
 
 def test_prefix_scores_match_how_the_app_reads_the_reward_model(fresh, tokenizer):

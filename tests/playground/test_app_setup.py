@@ -95,3 +95,20 @@ def test_pick_example_fills_the_prompt_and_its_keywords():
     assert pick_example(json.dumps({"prompt": "Hi"})) == ("Hi", "")
     label, value = examples(("keywords",), per_set=1)[0]
     assert label.startswith("[keywords] ") and json.loads(value)["prompt"]
+
+
+def test_preset_files_add_presets_and_a_bad_one_is_skipped_with_its_error(tmp_path, caplog):
+    import json
+
+    from playground.loading import load_presets
+
+    good = tmp_path / "preset.json"
+    good.write_text(json.dumps({"name": "embedded+run", "policy": "zoo:tiny-sft", "baseline": str(tmp_path)}))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    settings = Settings.from_env({"PLAYGROUND_PRESET_FILES": f"{good}, {bad}"})
+    assert settings.preset_files == (str(good), str(bad))
+    with caplog.at_level(logging.ERROR):
+        presets = load_presets(settings.preset_files)
+    assert presets["embedded+run"].baseline == str(tmp_path) and "embedded" in presets
+    assert str(bad) in caplog.text and "cannot read it as JSON" in caplog.text

@@ -189,7 +189,7 @@ def test_a_record_built_from_a_request_and_real_events(store):
 
     request = {"prompt": "Tell a story", "decoder": "args", "config": {"w": 2.0}, "rewards": {"rm": 1.0},
                "reward_config": {}, "preset": "embedded", "seed": 11, "max_new_tokens": 32, "raw_prompt": False,
-               "keywords": ("dog",)}
+               "keywords": ("dog",), "features": True}
     assert set(request) == request_fields() and set(FROM_REQUEST) <= request_fields()
     events = [TokenStep(index=0, token_id=3, text="Once", logprob_base=-1.2, logprob_decoder=-0.7, reward=0.1),
               Finished(text="Once", stop_reason="max_new_tokens", reward=float("nan"), cost=Cost(4, 8, 1.5),
