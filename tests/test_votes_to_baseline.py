@@ -1,11 +1,14 @@
 """The loop on the embedded zoo: generations -> blind battles -> synthetic votes in a Store ->
 `storage.export` TRL rows -> `python -m backends.train` -> preset.json -> Transfer Q* decoding
 with the new baseline. The synthetic annotator prefers the reply the sentiment model scores
-higher; the trained model must then prefer the chosen replies more than tiny-sft does."""
+higher; the trained model must then prefer the chosen replies more than tiny-sft does, sample
+more positive replies to held-out prompts, and be the model behind TQ*'s rollouts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import torch
 
@@ -20,6 +23,7 @@ from backends.zoo import corpus
 from storage.export import export
 from storage.store import Store
 
+ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = [e.prompt for e in corpus.generate(400, 77) if e.kind == "review"][:24]
 
 
@@ -67,6 +71,19 @@ def test_votes_train_a_baseline_that_transfer_q_star_decodes_with(tmp_path):
 
     gained = margins(rho) - margins(lm)
     assert float((gained > 0).float().mean()) > 0.8, gained  # the votes moved the model toward the chosen replies
+
+    # better decoding: plain sampling from the trained model, on held-out review prompts, is more positive
+    engine.presets["trained-policy"] = dataclasses.replace(preset, name="trained-policy", policy=trained.baseline,
+                                                           base=preset.policy)
+    held_out = [json.loads(line)["prompt"] for line in (ROOT / "assets/prompts/reviews.jsonl").open()][:16]
+
+    def mean_sentiment(name: str) -> float:
+        texts = [engine.generate(GenerationRequest(prompt=p, preset=name, seed=i, max_new_tokens=32)).text
+                 for i, p in enumerate(held_out)]
+        return sum(float(judge.score_parts(format_prompt(preset, p, lm.tokenizer), [t])[0][0])
+                   for p, t in zip(held_out, texts, strict=True)) / len(texts)
+
+    assert mean_sentiment("trained-policy") > mean_sentiment("embedded") + 0.1
 
     request = GenerationRequest(prompt=PROMPTS[0], decoder="tqstar", config={"k": 3, "rollout_len": 4},
                                 rewards={"sentiment": 1.0}, preset=trained.name, max_new_tokens=8)
