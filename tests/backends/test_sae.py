@@ -96,3 +96,18 @@ def test_feature_distance_is_the_mean_squared_difference_on_the_top_features():
     assert float(feature_distance(a, b, 2)) == pytest.approx((4 + 4 + 1) / 2)
     batch = torch.stack([a, b])
     assert feature_distance(batch, batch.flip(0), 2).shape == (2,)
+
+
+def test_a_hub_id_loads_from_the_local_hub_cache(tmp_path, monkeypatch):
+    """`owner/name/subfolder` resolves through huggingface_hub's cache when the hub is offline."""
+    import huggingface_hub.constants as hub_constants
+
+    snapshot = tmp_path / "models--someone--tiny-saes" / "snapshots" / ("a" * 40)
+    _random_sae().save(snapshot / "layer_3")
+    (tmp_path / "models--someone--tiny-saes" / "refs").mkdir()
+    (tmp_path / "models--someone--tiny-saes" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    sae = load_sae("someone/tiny-saes/layer_3")
+    h = torch.randn(3, 8)
+    assert torch.allclose(sae.encode(h), _random_sae().encode(h), atol=1e-6)
