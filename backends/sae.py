@@ -5,8 +5,10 @@ f = act((h - b_dec) @ W_enc + b_enc) (d_sae, mostly zero) and back, h ~ f @ W_de
 is ReLU, or JumpReLU (f kept only above a per-feature threshold, as in Gemma Scope). Folders use
 SAELens' layout, `cfg.json` + `sae_weights.safetensors` (W_enc, W_dec, b_enc, b_dec[, threshold]),
 so SAEs published on the hub load from a local copy or a hub id. `layer` says which entry of the
-model's `hidden_states` the SAE reads: -1, the final residual stream, unless cfg.json names a
-`hook_name` like `blocks.11.hook_resid_post` (layer 12 of hidden_states).
+model's `hidden_states` the SAE reads: -1, the final residual stream as the LM head reads it (for
+GPT-2, after the final layer norm), unless cfg.json names a `hook_name` like
+`blocks.10.hook_resid_post` (entry 11 of hidden_states; only non-final layers map exactly, since
+transformers normalises the last entry).
 
 FPO (Yin et al., arXiv 2411.07618) constrains the top-k features of the final residual stream;
 `feature_distance` is that quantity between two feature vectors, and `top_features` what the

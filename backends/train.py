@@ -251,7 +251,7 @@ def train(args: argparse.Namespace) -> dict:
         beta=args.beta if args.beta is not None else DEFAULT_BETA[args.loss], alpha=args.alpha, top_k=args.top_k,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, warmup=args.warmup, max_length=args.max_length,
         seed=args.seed)
-    _claim(out, settings)
+    _claim(out, settings, create=False)  # refuse a foreign OUT before loading anything
     if (out / "metrics.json").is_file():
         print(f"{out} already holds a finished run with these settings; nothing to do", file=sys.stderr)
         return json.loads((out / "metrics.json").read_text())
@@ -273,6 +273,7 @@ def train(args: argparse.Namespace) -> dict:
     max_len = min(settings.max_length, getattr(policy.config, "n_positions", None)
                   or getattr(policy.config, "max_position_embeddings", settings.max_length))
     pairs = encode_rows(tokenizer, rows, eos, max_len)
+    _claim(out, settings, create=True)  # only now: a typo in --sae or --data leaves no run behind
     ref = _reference(out, settings, pairs, eos, sae, device)
 
     opt = torch.optim.AdamW(policy.parameters(), lr=settings.lr, weight_decay=0.0)
@@ -332,8 +333,8 @@ def _preset(args: argparse.Namespace) -> Preset | None:
     return PRESETS[args.preset]
 
 
-def _claim(out: Path, settings: TrainSettings) -> None:
-    """Create OUT, or check that the run already there has the same settings."""
+def _claim(out: Path, settings: TrainSettings, create: bool) -> None:
+    """Check that OUT is new, empty, or a run with the same settings; `create` writes its settings."""
     config = out / "train_config.json"
     if config.is_file():
         before = json.loads(config.read_text())
@@ -345,8 +346,9 @@ def _claim(out: Path, settings: TrainSettings) -> None:
         return
     if out.exists() and any(out.iterdir()):
         raise UsageError(f"--out {out}: exists and is not a training run; choose an empty or new folder")
-    out.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps(asdict(settings), indent=2) + "\n")
+    if create:
+        out.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps(asdict(settings), indent=2) + "\n")
 
 
 def _reference(out: Path, settings: TrainSettings, pairs, pad_id: int, sae, device) -> Reference:

@@ -149,3 +149,5 @@ def test_fpo_needs_a_matching_sae_and_a_run_folder_keeps_its_settings(tiny_model
     assert "not a training run" in capsys.readouterr().err
     assert train_cli.main(_args(data, tmp_path / "e", "./no-such-model", "--loss", "dpo")) == 2
     assert "no-such-model" in capsys.readouterr().err
+    assert train_cli.main(_args(data, tmp_path / "f", tiny_models["policy"], "--loss", "fpo", "--sae", "./typo")) == 2
+    assert "./typo" in capsys.readouterr().err and not (tmp_path / "f").exists()  # a typo leaves no run behind
