@@ -190,7 +190,8 @@ class Engine:
             return None, None
         try:
             return FeatureTracer(ctx.lm, ctx.base, self.sae(ctx.preset.sae), ctx.prompt_ids), None
-        except (ModelNotFound, ValueError) as e:
+        except Exception as e:  # any failure: the generation runs without its feature trace
+            log.warning("feature trace off: %s", e)
             return None, f"no feature trace: {e}"
 
     def generate(self, request: GenerationRequest, cancel: threading.Event | None = None) -> Finished:

@@ -54,14 +54,17 @@ class Encoded:
 
 
 def encode_rows(tokenizer, rows: Sequence[PreferenceRow], eos: int, max_len: int) -> list[tuple[Encoded, Encoded]]:
+    """(chosen, rejected) token ids cut to `max_len`, skipping pairs that carry no signal: an empty
+    prompt, a prompt that leaves no room for a completion token, or completions equal once cut."""
     out = []
     for r in rows:
         p = tokenizer(r.prompt, add_special_tokens=False)["input_ids"]
-        pair = []
-        for completion in (r.chosen, r.rejected):
-            c = tokenizer(completion, add_special_tokens=False)["input_ids"] + [eos]
-            pair.append(Encoded((p + c)[:max_len], min(len(p), max_len - 1)))
-        out.append((pair[0], pair[1]))
+        if not p or len(p) >= max_len:
+            continue
+        pair = [Encoded((p + tokenizer(c, add_special_tokens=False)["input_ids"] + [eos])[:max_len], len(p))
+                for c in (r.chosen, r.rejected)]
+        if pair[0].ids != pair[1].ids:
+            out.append((pair[0], pair[1]))
     return out
 
 

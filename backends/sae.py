@@ -32,7 +32,8 @@ from backends.loading import ZOO_PREFIX, ModelNotFound
 log = logging.getLogger(__name__)
 CFG_NAME = "cfg.json"
 WEIGHTS_NAME = "sae_weights.safetensors"
-_HOOK = re.compile(r"blocks\.(\d+)\.hook_resid_post")
+_HOOK = re.compile(r"blocks\.(\d+)\.hook_resid_(pre|post)")
+ARCHITECTURES = {"standard": "relu", "relu": "relu", "jumprelu": "jumprelu"}
 
 
 @dataclass(frozen=True)
@@ -42,26 +43,39 @@ class SaeConfig:
     layer: int = -1  # index into the model's hidden_states
     model_name: str = ""
     activation: str = "relu"  # relu | jumprelu
+    apply_b_dec_to_input: bool = True
 
     def to_cfg(self) -> dict:
         """SAELens' keys (d_in, d_sae, hook_name, model_name, architecture) plus ours."""
         hook = "final" if self.layer == -1 else f"blocks.{self.layer - 1}.hook_resid_post"
         return {**asdict(self), "hook_name": hook, "architecture": "jumprelu" if self.activation == "jumprelu"
-                else "standard", "apply_b_dec_to_input": True, "normalize_activations": "none"}
+                else "standard", "normalize_activations": "none"}
 
     @classmethod
     def from_cfg(cls, cfg: dict) -> SaeConfig:
+        """Our cfg.json, or SAELens' (v5: flat; v6: hook and model under "metadata"); anything this
+        loader would misread (other architectures, input normalisation, other hooks) is refused."""
+        meta = {**(cfg.get("metadata") or {}), **cfg}
         for key in ("d_in", "d_sae"):
             if not isinstance(cfg.get(key), int) or cfg[key] < 1:
                 raise ValueError(f"{CFG_NAME}: {key} must be a positive integer, got {cfg.get(key)!r}")
+        architecture = str(cfg.get("activation") or cfg.get("architecture") or "standard")
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"{CFG_NAME}: architecture {architecture!r} is not supported; "
+                             f"known: {', '.join(sorted(ARCHITECTURES))}")
+        if str(cfg.get("normalize_activations") or "none") != "none":
+            raise ValueError(f"{CFG_NAME}: normalize_activations={cfg['normalize_activations']!r} is not supported")
         layer = cfg.get("layer")
         if layer is None:
-            hook = _HOOK.fullmatch(str(cfg.get("hook_name", "")))
-            layer = int(hook.group(1)) + 1 if hook else -1
-        activation = "jumprelu" if cfg.get("architecture") == "jumprelu" or cfg.get("activation") == "jumprelu" \
-            else "relu"
-        return cls(d_in=cfg["d_in"], d_sae=cfg["d_sae"], layer=int(layer), model_name=str(cfg.get("model_name", "")),
-                   activation=activation)
+            hook_name = str(meta.get("hook_name") or "final")
+            hook = _HOOK.fullmatch(hook_name)
+            if hook is None and hook_name != "final":
+                raise ValueError(f"{CFG_NAME}: hook_name {hook_name!r} is not a residual stream "
+                                 "(blocks.N.hook_resid_pre / hook_resid_post)")
+            layer = -1 if hook is None else int(hook.group(1)) + (hook.group(2) == "post")
+        return cls(d_in=cfg["d_in"], d_sae=cfg["d_sae"], layer=int(layer),
+                   model_name=str(meta.get("model_name", "")), activation=ARCHITECTURES[architecture],
+                   apply_b_dec_to_input=bool(cfg.get("apply_b_dec_to_input", True)))
 
 
 class SparseAutoencoder(nn.Module):
@@ -84,7 +98,8 @@ class SparseAutoencoder(nn.Module):
 
     def encode(self, h: torch.Tensor) -> torch.Tensor:
         """(..., d_in) -> (..., d_sae) non-negative features."""
-        pre = (h.to(self.W_enc.dtype) - self.b_dec) @ self.W_enc + self.b_enc
+        h = h.to(self.W_enc.dtype)
+        pre = (h - self.b_dec if self.config.apply_b_dec_to_input else h) @ self.W_enc + self.b_enc
         if self.config.activation == "jumprelu":
             return pre * (pre > self.threshold)
         return torch.relu(pre)
@@ -125,6 +140,8 @@ def read_sae(folder: str | Path, device: torch.device | str = "cpu") -> SparseAu
     sae = SparseAutoencoder(config)
     expected = {"W_enc": (config.d_in, config.d_sae), "W_dec": (config.d_sae, config.d_in),
                 "b_enc": (config.d_sae,), "b_dec": (config.d_in,)}
+    if config.activation == "jumprelu":
+        expected["threshold"] = (config.d_sae,)
     for name, shape in expected.items():
         if name not in tensors or tuple(tensors[name].shape) != shape:
             got = tuple(tensors[name].shape) if name in tensors else "missing"
@@ -183,8 +200,8 @@ def top_features(f: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def feature_distance(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
-    """FPO's feature-level distance: mean squared difference over the union of a's and b's top-k
-    active features (inactive ones contribute zero); (..., d_sae) -> (...)."""
+    """FPO's feature-level distance: the squared differences summed over the union of a's and b's
+    top-k active features, divided by k (inactive ones contribute zero); (..., d_sae) -> (...)."""
     union = torch.zeros_like(a, dtype=torch.bool)
     union.scatter_(-1, top_features(a, k)[1], True)
     union.scatter_(-1, top_features(b, k)[1], True)

@@ -25,6 +25,7 @@ Bad arguments exit with status 2 and one line naming the argument and the value.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -33,9 +34,11 @@ import math
 import os
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +105,10 @@ def _prompt_text(prompt: str | list[dict], template: str, preset: Preset | None,
     if isinstance(prompt, list):  # a TRL conversation: the model's own chat template where it has one
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
-        prompt = next(m["content"] for m in reversed(prompt) if m.get("role", "user") == "user")
+        users = [m["content"] for m in prompt if m.get("role", "user") == "user"]
+        if not users:
+            raise UsageError("--data: a conversation prompt has no user turn and the model has no chat template")
+        prompt = users[-1]
     if template == "raw" or preset is None:
         return prompt
     return format_prompt(preset, prompt, tokenizer)
@@ -223,8 +229,35 @@ def _save_checkpoint(out: Path, policy, tokenizer, opt, sched, step: int, histor
     tokenizer.save_pretrained(str(tmp))
     torch.save({"step": step, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "history": history},
                tmp / "trainer_state.pt")
-    shutil.rmtree(out / CHECKPOINT, ignore_errors=True)
+    old = out / (CHECKPOINT + ".old")  # never a moment without a complete checkpoint on disk
+    shutil.rmtree(old, ignore_errors=True)
+    if (out / CHECKPOINT).exists():
+        (out / CHECKPOINT).rename(old)
     tmp.rename(out / CHECKPOINT)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint (a crash between the two renames leaves it as .old)."""
+    for folder in (out / CHECKPOINT, out / (CHECKPOINT + ".old")):
+        if (folder / "trainer_state.pt").is_file():
+            return folder
+    return None
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """While active, SIGINT only raises a flag that the loop checks between steps (main thread only)."""
+    flag = threading.Event()
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *_: flag.set())
+    except ValueError:  # not the main thread: interrupts behave as usual
+        yield flag.is_set
+        return
+    try:
+        yield flag.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -257,54 +290,63 @@ def train(args: argparse.Namespace) -> dict:
         return json.loads((out / "metrics.json").read_text())
 
     started = time.perf_counter()
-    resume = out / CHECKPOINT
-    source = str(resume) if (resume / "trainer_state.pt").is_file() else settings.base
-    print(f"loading {settings.base}{' (checkpoint ' + str(resume) + ')' if source != settings.base else ''} "
-          f"on {device}", file=sys.stderr)
+    resume = _checkpoint(out)
+    source = str(resume) if resume else settings.base
+    print(f"loading {settings.base}{f' (checkpoint {resume})' if resume else ''} on {device}", file=sys.stderr)
     policy, tokenizer = load_pretrained(AutoModelForCausalLM, source, device, torch.float32)
     sae = load_sae(settings.sae, device) if settings.sae else None
     if sae is not None and sae.config.d_in != policy.config.hidden_size:
         raise UsageError(f"--sae {settings.sae}: reads {sae.config.d_in}-dim states but {settings.base} "
                          f"has hidden size {policy.config.hidden_size}")
     if sae is not None:
+        if settings.top_k > sae.d_sae:
+            raise UsageError(f"--top-k {settings.top_k}: the sparse autoencoder has only {sae.d_sae} features")
         sae.requires_grad_(False)
     rows = read_rows(data, settings.template, preset, tokenizer)
     eos = tokenizer.eos_token_id
     max_len = min(settings.max_length, getattr(policy.config, "n_positions", None)
                   or getattr(policy.config, "max_position_embeddings", settings.max_length))
     pairs = encode_rows(tokenizer, rows, eos, max_len)
-    _claim(out, settings, create=True)  # only now: a typo in --sae or --data leaves no run behind
-    ref = _reference(out, settings, pairs, eos, sae, device)
+    if len(pairs) < len(rows):
+        print(f"skipped {len(rows) - len(pairs)} of {len(rows)} rows: empty prompt, prompt of {max_len}+ tokens, "
+              "or chosen == rejected once cut", file=sys.stderr)
+    if not pairs:
+        raise UsageError(f"--data {data}: no row fits in {max_len} tokens with a completion")
+    ref = _reference(out, settings, pairs, eos, sae, device)  # loads --reference before OUT is claimed
+    _claim(out, settings, create=True)  # only now: a typo in any argument leaves no run behind
+    _save_reference(out, ref)
 
     opt = torch.optim.AdamW(policy.parameters(), lr=settings.lr, weight_decay=0.0)
     sched = warmup_cosine(opt, settings.warmup, settings.steps)
     first, history = 0, []
     if source != settings.base:
-        state = torch.load(resume / "trainer_state.pt", weights_only=False)
+        state = torch.load(resume / "trainer_state.pt", weights_only=False, map_location="cpu")
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         first, history = state["step"], state["history"]
         print(f"resuming at step {first} of {settings.steps}", file=sys.stderr)
     policy.train()
     bar = tqdm(total=settings.steps, initial=first, desc=f"{settings.loss} on {len(pairs)} pairs", unit="step")
-    step = first
     try:
-        for step in range(first, settings.steps):
-            idx = batch_indices(settings.seed, step, len(pairs), settings.batch_size)
-            torch.manual_seed(settings.seed * 1_000_003 + step)  # dropout too: a resumed run repeats the steps
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-                loss, stats = step_loss(policy, sae, pairs, ref, idx, settings, eos)
-            value = optimizer_step(opt, sched, loss, policy.parameters())
-            if not math.isfinite(value):
-                raise RuntimeError(f"loss became {value} at step {step}; lower --lr (now {settings.lr})")
-            history.append({"step": step, "loss": round(value, 5), **{k: round(v, 5) for k, v in stats.items()}})
-            bar.update()
-            bar.set_postfix(loss=f"{value:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()})
-            if (step + 1) % args.save_every == 0 and step + 1 < settings.steps:
-                _save_checkpoint(out, policy, tokenizer, opt, sched, step + 1, history)
+        with _deferred_interrupt() as interrupted:
+            for step in range(first, settings.steps):
+                if interrupted():  # Ctrl-C lands between steps, never inside an optimiser update
+                    raise KeyboardInterrupt
+                idx = batch_indices(settings.seed, step, len(pairs), settings.batch_size)
+                torch.manual_seed(settings.seed * 1_000_003 + step)  # dropout too: a resumed run repeats it
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                    loss, stats = step_loss(policy, sae, pairs, ref, idx, settings, eos)
+                value = optimizer_step(opt, sched, loss, policy.parameters())
+                if not math.isfinite(value):
+                    raise RuntimeError(f"loss became {value} at step {step}; lower --lr (now {settings.lr})")
+                history.append({"step": step, "loss": round(value, 5), **{k: round(v, 5) for k, v in stats.items()}})
+                bar.update()
+                bar.set_postfix(loss=f"{value:.4f}", **{k: f"{v:.3f}" for k, v in stats.items()})
+                if (step + 1) % args.save_every == 0 and step + 1 < settings.steps:
+                    _save_checkpoint(out, policy, tokenizer, opt, sched, step + 1, history)
     except KeyboardInterrupt:
         bar.close()
-        done = len(history)
+        done = len(history)  # steps whose update completed
         _save_checkpoint(out, policy, tokenizer, opt, sched, done, history)
         print(f"interrupted at step {done}; run the same command to resume", file=sys.stderr)
         raise
@@ -359,13 +401,21 @@ def _reference(out: Path, settings: TrainSettings, pairs, pad_id: int, sae, devi
 
     path = out / "reference.pt"
     if path.is_file():
-        return Reference(**torch.load(path, weights_only=False))
+        return Reference(**torch.load(path, weights_only=False, map_location="cpu"))
     print(f"computing the offline reference with {settings.reference} (once)", file=sys.stderr)
     ref, _ = load_pretrained(AutoModelForCausalLM, settings.reference, device, torch.float32)
-    result = reference_pass(ref.eval(), pairs, pad_id, sae, settings.top_k)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):  # as the policy runs
+        result = reference_pass(ref.eval(), pairs, pad_id, sae, settings.top_k)
     del ref
-    torch.save(dataclasses.asdict(result), path)
     return result
+
+
+def _save_reference(out: Path, ref: Reference) -> None:
+    path = out / "reference.pt"
+    if not path.is_file():  # written whole or not at all: an interrupted write cannot poison a rerun
+        tmp = out / "reference.pt.tmp"
+        torch.save(dataclasses.asdict(ref), tmp)
+        os.replace(tmp, path)
 
 
 def _write_preset(out: Path, settings: TrainSettings, preset: Preset | None) -> None:

@@ -23,7 +23,9 @@ from backends.events import Event, Note, Rollout, TokenStep
 from backends.presets import format_prompt
 from backends.sampling import SamplingParams
 
-# The requests, as the zoo policy learnt them (backends/zoo/corpus.py holds the same strings).
+# PRS's requests. The zoo policy learnt FEEDBACK and REVISE_SHORT (backends/zoo/corpus.py holds the
+# same strings); REVISE, which also quotes the answer, is for models with room for it and is tried
+# first, so on the zoo's 128-token context it only fits short answers.
 FEEDBACK = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
 REVISE = "{x} {z} Improve this answer: {y} Feedback: {f}"
 REVISE_SHORT = "{x} {z} Feedback: {f}"  # when the answer does not fit the context beside the new one
@@ -102,13 +104,14 @@ class Prs(Decoder):
         return ctx.lm.decode(sample.ids).strip()
 
     def _fit_feedback(self, ctx: DecodeContext, x: str, z: str, answer: str, room: int) -> list[int]:
-        """The feedback request, quoting as much of the answer as the context allows."""
-        words = answer.split()
+        """The feedback request, quoting as much of the answer as the context allows; the feedback
+        gets at most half the context, and a request still too long keeps its end (the answer)."""
+        words, feedback = answer.split(), min(self.config.feedback_tokens, room // 2)
         while True:
             quoted = FEEDBACK.format(x=x, z=z, y=" ".join(words))
             ids = ctx.lm.encode(format_prompt(ctx.preset, quoted, ctx.lm.tokenizer))
-            if len(ids) + self.config.feedback_tokens <= room or not words:
-                return ids[-(room - self.config.feedback_tokens):] if len(ids) >= room else ids
+            if len(ids) + feedback <= room or not words:
+                return ids[-(room - feedback):]
             words = words[: len(words) // 2]
 
     def _replay(self, ctx: DecodeContext, cond: list[int], answer: list[int]) -> Iterator[TokenStep]:

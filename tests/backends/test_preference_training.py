@@ -40,3 +40,16 @@ def test_dpo_raises_the_chosen_completion(tiny_models):
     for b, a in zip(before, after, strict=True):
         assert (a[0] - a[1]) > (b[0] - b[1]) + 1.0  # the margin grew
     assert stats["final_reward_accuracy"] == 1.0 and stats["pairs"] == 2
+
+
+def test_rows_without_signal_are_skipped(tiny_models):
+    tok = AutoTokenizer.from_pretrained(tiny_models["policy"])
+    long_prompt = "User: review the film " * 40
+    rows = [PreferenceRow("User: review\nAssistant:", " great", " dull"),
+            PreferenceRow("", " great", " dull"),  # nothing to condition on
+            PreferenceRow(long_prompt, " great", " dull"),  # no room for a completion token
+            PreferenceRow("User: review\nAssistant:", " great film" * 30 + " ok", " great film" * 30 + " no")]
+    pairs = encode_rows(tok, rows, tok.eos_token_id, 32)
+    assert len(pairs) == 1 and all(p.start >= 1 and len(p.ids) > p.start for pair in pairs for p in pair)
+    kept = encode_rows(tok, rows[3:], tok.eos_token_id, 512)  # with room, the long completions differ
+    assert len(kept) == 1 and kept[0][0].ids != kept[0][1].ids

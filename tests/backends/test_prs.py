@@ -39,3 +39,15 @@ def test_prs_bounds(engine):
     for key, value in (("n0", 0), ("n0", 10**6), ("depth", 9)):
         done = engine.generate(_req({key: value}))
         assert done.stop_reason == "error" and f"prs.{key}={value}" in done.error
+
+
+def test_feedback_request_longer_than_the_context_keeps_its_end(engine):
+    """A preference that just fits beside the prompt makes the feedback request overflow the context
+    (128 tokens here), and feedback_tokens may exceed it too: the request is cut from the front."""
+    lm = engine.language_model(engine.preset("fake").policy)
+    prompt = "Write a review of the film."
+    n = max(n for n in range(1, 60) if len(lm.encode(f"User: {prompt} {'Be kind. ' * n}\nAssistant:")) + 8 <= 128)
+    events = list(engine.stream(_req({"n0": 2, "n1": 1, "feedback_tokens": 200, "preference": "Be kind. " * n},
+                                     prompt=prompt)))
+    assert events[-1].stop_reason != "error", events[-1].error
+    assert any(isinstance(e, Note) and e.text.startswith("feedback (round 1)") for e in events)

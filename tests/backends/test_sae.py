@@ -3,6 +3,7 @@ and FPO's feature distance on hand-made vectors."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -46,10 +47,29 @@ def test_saelens_folder_round_trips(tmp_path, activation):
         assert torch.equal(sae.encode(h) > 0, pre > sae.threshold.clamp(min=0))
 
 
-def test_hook_names_map_to_hidden_state_layers():
-    assert SaeConfig.from_cfg({"d_in": 4, "d_sae": 8, "hook_name": "blocks.11.hook_resid_post"}).layer == 12
-    assert SaeConfig.from_cfg({"d_in": 4, "d_sae": 8}).layer == -1
-    assert SaeConfig.from_cfg({"d_in": 4, "d_sae": 8, "architecture": "jumprelu"}).activation == "jumprelu"
+def test_saelens_configs_map_to_layers_or_are_refused():
+    base = {"d_in": 4, "d_sae": 8}
+    assert SaeConfig.from_cfg({**base, "hook_name": "blocks.11.hook_resid_post"}).layer == 12
+    assert SaeConfig.from_cfg({**base, "hook_name": "blocks.8.hook_resid_pre"}).layer == 8
+    assert SaeConfig.from_cfg({**base, "metadata": {"hook_name": "blocks.3.hook_resid_post"}}).layer == 4  # v6
+    assert SaeConfig.from_cfg(base).layer == -1
+    assert SaeConfig.from_cfg({**base, "architecture": "jumprelu"}).activation == "jumprelu"
+    assert not SaeConfig.from_cfg({**base, "apply_b_dec_to_input": False}).apply_b_dec_to_input
+    for bad, field in (({"architecture": "topk"}, "architecture"), ({"normalize_activations": "expected_average_"
+                       "only_in"}, "normalize_activations"), ({"hook_name": "blocks.2.attn.hook_z"}, "hook_name")):
+        with pytest.raises(ValueError, match=field):
+            SaeConfig.from_cfg({**base, **bad})
+
+
+def test_b_dec_is_subtracted_only_when_the_config_says_so():
+    sae = _random_sae()
+    with torch.no_grad():
+        sae.b_dec.normal_()
+    h = torch.randn(2, 8)
+    plain = SparseAutoencoder(dataclasses.replace(sae.config, apply_b_dec_to_input=False))
+    plain.load_state_dict(sae.state_dict())
+    assert torch.allclose(plain.encode(h + sae.b_dec), sae.encode(h + sae.b_dec)) is False
+    assert torch.allclose(plain.encode(h), torch.relu(h @ sae.W_enc + sae.b_enc))
 
 
 def test_bad_folders_and_ids_say_what_is_wrong(tmp_path):
@@ -62,6 +82,9 @@ def test_bad_folders_and_ids_say_what_is_wrong(tmp_path):
     cfg = json.loads((tmp_path / "ok" / CFG_NAME).read_text())
     (tmp_path / "ok" / CFG_NAME).write_text(json.dumps({**cfg, "d_sae": 16}))
     with pytest.raises(ModelNotFound, match="W_enc should have shape"):
+        read_sae(tmp_path / "ok")
+    (tmp_path / "ok" / CFG_NAME).write_text(json.dumps({**cfg, "architecture": "jumprelu", "activation": "jumprelu"}))
+    with pytest.raises(ModelNotFound, match="threshold"):  # a JumpReLU SAE needs its thresholds
         read_sae(tmp_path / "ok")
     with pytest.raises(ModelNotFound, match="empty"):
         load_sae(" ")

@@ -151,3 +151,33 @@ def test_fpo_needs_a_matching_sae_and_a_run_folder_keeps_its_settings(tiny_model
     assert "no-such-model" in capsys.readouterr().err
     assert train_cli.main(_args(data, tmp_path / "f", tiny_models["policy"], "--loss", "fpo", "--sae", "./typo")) == 2
     assert "./typo" in capsys.readouterr().err and not (tmp_path / "f").exists()  # a typo leaves no run behind
+
+
+def test_ctrl_c_in_a_real_process_stops_between_steps_and_resumes_exactly(tiny_models, data, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = _args(data, tmp_path / "run", tiny_models["policy"], "--loss", "dpo", "--steps", "300", "--save-every",
+                 "1000")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "backends.train", *args], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "run" / "reference.pt").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # some steps in
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-500:]
+    state = torch.load(tmp_path / "run" / "checkpoint" / "trainer_state.pt", weights_only=False)
+    assert 0 < state["step"] < 300 and state["step"] == len(state["history"])
+    assert f"interrupted at step {state['step']}" in err
+    assert train_cli.main(args) == 0
+    assert train_cli.main(_args(data, tmp_path / "straight", tiny_models["policy"], "--loss", "dpo", "--steps",
+                                "300", "--save-every", "1000")) == 0
+    straight, resumed = _weights(tmp_path / "straight"), _weights(tmp_path / "run")
+    for name, value in straight.items():
+        assert torch.allclose(value, resumed[name], atol=1e-6), name
