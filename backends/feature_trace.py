@@ -29,13 +29,8 @@ class ResidualStack:
     def __init__(self, lm: LanguageModel, layer: int):
         self.lm, self.layer, self.device = lm, layer, lm.device
 
-    @torch.no_grad()
     def run(self, ids: torch.Tensor, cache, past: int) -> torch.Tensor:
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        out = self.lm.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                            use_cache=True, logits_to_keep=1, output_hidden_states=True)
+        out = self.lm.forward(ids, cache, past, output_hidden_states=True)
         return torch.cat([out.logits[:, -1].float(), out.hidden_states[self.layer][:, -1].float()], dim=-1)
 
 
@@ -45,7 +40,7 @@ class FeatureTracer:
         hidden = policy.model.config.hidden_size
         if sae.config.d_in != hidden:
             raise ValueError(f"sae: reads {sae.config.d_in}-dim states but {policy.name} has hidden size {hidden}")
-        self.sae, self.k, self.vocab = sae, min(k, sae.d_sae), base.vocab_size
+        self.sae, self.k, self.vocab, self.policy_vocab = sae, min(k, sae.d_sae), base.vocab_size, policy.vocab_size
         self.base_lm, self.meter = base, Meter()
         self.prompt = len(prompt_ids)
         self.base = LMState.prefill(ResidualStack(base, sae.config.layer), prompt_ids, self.meter)
@@ -77,7 +72,7 @@ class FeatureTracer:
             self.base = both.select([1])
         if self.policy is not None:
             self.policy.append([token])
-            h_dec = self.policy.last[0, self.policy.last.shape[-1] - h_dec.shape[-1]:]
+            h_dec = self.policy.last[0, self.policy_vocab:]
         f = self.sae.encode(torch.stack([h_dec, h_base]).to(self.sae.W_enc.device))  # (2, d_sae)
         top_v, top_i = f.topk(SHOWN, dim=-1)
         shown = [[(int(i), float(v)) for v, i in zip(top_v[r], top_i[r], strict=True) if v > 0] for r in (0, 1)]

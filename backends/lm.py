@@ -140,14 +140,18 @@ class LanguageModel:
             cfg, "max_position_embeddings", None)
 
     @torch.no_grad()
-    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
-        """ids (B, n) on top of `past` cached positions -> next-token logits (B, V), float32."""
+    def forward(self, ids: torch.Tensor, cache: DynamicCache, past: int, **kwargs):
+        """The model's output for ids (B, n) on top of `past` cached positions (explicit positions,
+        all-ones mask: rows of a state always have one length); logits of the last position only."""
         b, n = ids.shape
         pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
         mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)  # (B, past + n)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                         past_key_values=cache, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1].float()  # (B, V)
+        return self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                          past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)
+
+    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """ids (B, n) on top of `past` cached positions -> next-token logits (B, V), float32."""
+        return self.forward(ids, cache, past).logits[:, -1].float()  # (B, V)
 
     @torch.no_grad()
     def full_logits(self, ids: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from backends.optim import optimizer_step, warmup_cosine
 
@@ -70,19 +71,8 @@ def encode_rows(tokenizer, rows: Sequence[PreferenceRow], eos: int, max_len: int
 
 def completion_logprobs(model, seqs: Sequence[Encoded], pad_id: int, normalize: bool) -> torch.Tensor:
     """(N,) sum (or mean) of log p(completion tokens | prompt)."""
-    width = max(len(s.ids) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    keep = torch.zeros(len(seqs), width - 1)
-    mask = torch.zeros_like(ids)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s.ids)], mask[i, : len(s.ids)] = torch.tensor(s.ids), 1
-        keep[i, s.start - 1: len(s.ids) - 1] = 1  # positions predicting completion tokens
-    device = next(model.parameters()).device
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits[:, :-1].float()  # (N, T-1, V)
-    logp = logits.log_softmax(-1).gather(-1, ids[:, 1:, None].to(device)).squeeze(-1)  # (N, T-1)
-    keep = keep.to(device)
-    total = (logp * keep).sum(1)
-    return total / keep.sum(1).clamp(min=1) if normalize else total
+    out = completion_pass(model, seqs, pad_id)
+    return out.logp / out.count.clamp(min=1) if normalize else out.logp
 
 
 @dataclass
@@ -132,16 +122,43 @@ def dpo_loss(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor, rr: torch.Ten
     return -F.logsigmoid(beta * ((pc - rc) - (pr - rr))).mean()
 
 
+@dataclass
+class Reference:
+    """The offline reference per pair (chosen, rejected): summed log-probs and token counts and,
+    with a sparse autoencoder (FPO), the top-k features at each completion token."""
+
+    logp: torch.Tensor  # (N, 2)
+    count: torch.Tensor  # (N, 2)
+    index: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # (P, k) int per side
+    value: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # (P, k) float per side
+
+
 @torch.no_grad()
+def reference_pass(ref, pairs: Sequence[tuple[Encoded, Encoded]], pad_id: int, sae=None, top_k: int = 0,
+                   batch: int = 16) -> Reference:
+    """The reference model's side of the losses, computed once before training."""
+    layer = None if sae is None else sae.config.layer
+    logp, count, index, value = [], [], [], []
+    for start in tqdm(range(0, len(pairs), batch), desc="offline reference", leave=False):
+        chunk = pairs[start:start + batch]
+        sides = [completion_pass(ref, [p[side] for p in chunk], pad_id, layer) for side in (0, 1)]
+        logp.append(torch.stack([s.logp.cpu() for s in sides], 1))
+        count.append(torch.stack([s.count.cpu() for s in sides], 1))
+        if sae is None:
+            continue
+        tops = [sae.encode(s.hidden).topk(top_k, dim=-1) for s in sides]  # values, indices (B, T, k)
+        for r in range(len(chunk)):
+            kept = [s.keep[r].bool() for s in sides]
+            index.append(tuple(t.indices[r][k].int().cpu() for t, k in zip(tops, kept, strict=True)))
+            value.append(tuple(t.values[r][k].half().cpu() for t, k in zip(tops, kept, strict=True)))
+    features = sae is not None
+    return Reference(torch.cat(logp), torch.cat(count), index if features else None, value if features else None)
+
+
 def reference_logprobs(ref, pairs, pad_id: int, normalize: bool, batch: int = 32) -> torch.Tensor:
     """(N, 2) reference log-probs of (chosen, rejected), computed once."""
-    out = []
-    for i in range(0, len(pairs), batch):
-        chunk = pairs[i:i + batch]
-        c = completion_logprobs(ref, [p[0] for p in chunk], pad_id, normalize)
-        r = completion_logprobs(ref, [p[1] for p in chunk], pad_id, normalize)
-        out.append(torch.stack([c, r], 1).cpu())
-    return torch.cat(out)
+    out = reference_pass(ref, pairs, pad_id, batch=batch)
+    return out.logp / out.count.clamp(min=1) if normalize else out.logp
 
 
 def train_dpo(policy, ref, tokenizer, rows: Sequence[PreferenceRow], config: DpoConfig, max_len: int = 128,

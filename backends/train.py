@@ -51,13 +51,14 @@ from backends.eval_inputs import UsageError
 from backends.loading import ModelNotFound
 from backends.optim import optimizer_step, warmup_cosine
 from backends.preference_training import (
-    Encoded,
     PreferenceRow,
+    Reference,
     completion_pass,
     dpo_loss,
     encode_rows,
     feature_constraint,
     fpo_margin_loss,
+    reference_pass,
 )
 from backends.presets import PRESETS, Preset, format_prompt
 
@@ -149,40 +150,6 @@ def read_rows(path: Path, template: str, preset: Preset | None, tokenizer) -> li
     if not rows:
         raise UsageError(f"--data {path}: no preference rows with chosen != rejected")
     return rows
-
-
-# ------------------------------------------------------------------------ offline reference
-@dataclass
-class Reference:
-    """Per pair (chosen, rejected): summed log-probs and, for FPO, top-k SAE features per token."""
-
-    logp: torch.Tensor  # (N, 2)
-    count: torch.Tensor  # (N, 2)
-    index: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # (P, k) int per side
-    value: list[tuple[torch.Tensor, torch.Tensor]] | None = None  # (P, k) float per side
-
-
-@torch.no_grad()
-def reference_pass(ref, pairs: list[tuple[Encoded, Encoded]], pad_id: int, sae, top_k: int,
-                   batch: int = 16) -> Reference:
-    logp, count, index, value = [], [], [], []
-    for start in tqdm(range(0, len(pairs), batch), desc="offline reference", leave=False):
-        chunk = pairs[start:start + batch]
-        layer = None if sae is None else sae.config.layer
-        sides = [completion_pass(ref, [p[side] for p in chunk], pad_id, layer) for side in (0, 1)]
-        logp.append(torch.stack([s.logp.cpu() for s in sides], 1))
-        count.append(torch.stack([s.count.cpu() for s in sides], 1))
-        if sae is not None:
-            tops = []
-            for s in sides:
-                v, i = sae.encode(s.hidden).topk(top_k, dim=-1)  # (B, T, k)
-                tops.append([(i[r][s.keep[r].bool()].int().cpu(), v[r][s.keep[r].bool()].half().cpu())
-                             for r in range(len(chunk))])
-            for r in range(len(chunk)):
-                index.append((tops[0][r][0], tops[1][r][0]))
-                value.append((tops[0][r][1], tops[1][r][1]))
-    return Reference(torch.cat(logp), torch.cat(count), index if sae is not None else None,
-                     value if sae is not None else None)
 
 
 def _pad_tops(tops: list[torch.Tensor], keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -75,12 +76,16 @@ def record(request: GenerationRequest, events: list) -> dict:
     return {"request": fields, "trace": [to_dict(e) for e in events]}
 
 
+_JUDGES: dict[str, object] = {}  # preset name -> its sentiment reward (it does not depend on the prompt)
+
+
 def sentiment(engine: Engine, preset_name: str, prompt: str, text: str) -> float:
     preset = engine.preset(preset_name)
     lm = engine.language_model(preset.policy)
-    judge = engine.build_reward(GenerationRequest(prompt=prompt, preset=preset_name, rewards={"sentiment": 1.0}),
-                                preset, lm)
-    return float(judge.score_parts(format_prompt(preset, prompt, lm.tokenizer), [text])[0][0])
+    if preset_name not in _JUDGES:
+        request = GenerationRequest(prompt=prompt, preset=preset_name, rewards={"sentiment": 1.0})
+        _JUDGES[preset_name] = engine.build_reward(request, preset, lm)
+    return float(_JUDGES[preset_name].score_parts(format_prompt(preset, prompt, lm.tokenizer), [text])[0][0])
 
 
 def collect_votes(engine: Engine, store: Store, prompts: list[str], max_new: int, temperature: float,
@@ -103,6 +108,12 @@ def collect_votes(engine: Engine, store: Store, prompts: list[str], max_new: int
         print(f"\rvotes {i + 1}/{len(prompts)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return {"votes": len(prompts), "agree_with_rm": agree / len(prompts), "vote_s": time.perf_counter() - started}
+
+
+@functools.cache
+def corpus_replies() -> tuple[str, ...]:
+    """Replies of the zoo's training corpus (its first 20,000 examples), for the fluency column."""
+    return tuple(e.reply for e in corpus.generate(20_000, 0))
 
 
 @torch.no_grad()
@@ -129,10 +140,9 @@ def evaluate(engine: Engine, name: str, prompts: list[str], seeds: int, max_new:
             distances.append(float(feature_distance(sae.encode(h_model), sae.encode(h_base), 50).mean()))
     rng = random.Random(0)
     boot = sorted(statistics.fmean(rng.choices(rewards, k=len(rewards))) for _ in range(1000))
-    known = [e.reply for e in corpus.generate(20_000, 0)]
     return {"sentiment": statistics.fmean(rewards), "ci": (boot[25], boot[974]), "kl": statistics.fmean(kls),
-            "feature_distance": statistics.fmean(distances), "trigrams_in_corpus": trigram_overlap(texts, known),
-            "samples": len(rewards)}
+            "feature_distance": statistics.fmean(distances),
+            "trigrams_in_corpus": trigram_overlap(texts, corpus_replies()), "samples": len(rewards)}
 
 
 def main(argv: list[str] | None = None) -> int:

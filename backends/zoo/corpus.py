@@ -276,9 +276,7 @@ def _keyword_prompt(rng: random.Random, count: int) -> tuple[str, dict[str, str]
     """A request for `count` keywords, one from each of `count` distinct slots."""
     slots = rng.sample(KEYWORD_SLOTS, count)
     requested = {slot: rng.choice(lx.KEYWORD_WORDS[slot]) for slot in slots}
-    words = list(requested.values())
-    listed = ", ".join(words[:-1]) + " and " + words[-1]
-    return rng.choice(lx.KEYWORD_PROMPTS).format(words=listed), requested
+    return rng.choice(lx.KEYWORD_PROMPTS).format(words=_listed(list(requested.values()))), requested
 
 
 def _keyword_sentence(

@@ -26,7 +26,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Neither the training seed (0) nor the build's held-out seed (1).
 FRESH_SEED = 20_251
 ATTRIBUTES = ("sentiment", "informative", "politeness")
-LABELLED_KINDS = ("review", "keywords", "question")
 MODELS = ("tiny-sft", *(f"tiny-{attribute}-rm" for attribute in ATTRIBUTES))
 
 
@@ -126,7 +125,7 @@ def test_sampling_is_seeded(policy, tokenizer, fresh):
 
 @pytest.mark.parametrize("attribute", ATTRIBUTES)
 def test_reward_model_pairwise_accuracy_meets_the_bars(attribute, fresh, tokenizer):
-    from backends.zoo.corpus import format_prompt
+    from backends.zoo.corpus import LABELLED_KINDS, format_prompt
     from backends.zoo.modeling import load_reward_model
 
     model = load_reward_model(zoo_model_path(f"tiny-{attribute}-rm"))
