@@ -1,17 +1,27 @@
-"""Name -> class registries, filled by a decorator where each class is defined.
+"""Name -> class registries, filled by a decorator where each class is defined, or by plugins.
 
 One registry per role (decoders, rewards). Asking for an unknown name raises `UnknownName`,
-whose message lists the known names and the closest match. This module does no importing of
-plugins itself: the package `__init__` files import their modules so the decorators run.
+whose message lists the known names and the closest match. Registration checks that the class
+is a subclass of the role's base and remembers where each name came from (this project, or the
+installed distribution that provides it); a name registered twice is an error naming both
+origins. Other packages add classes through an entry-point group (`load_plugins`), so a
+researcher's own decoder appears in the CLI lists, the evaluator and the UI without editing this
+project (docs/PLUGINS.md):
+
+    >>> from backends.decoders import DECODERS
+    >>> DECODERS.origin("args")
+    'decoder-playground'
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.metadata as metadata
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+PROJECT = "decoder-playground"  # the origin of everything this repository registers itself
 
 
 class UnknownName(KeyError):
@@ -27,22 +37,74 @@ class UnknownName(KeyError):
         return self.message
 
 
+class PluginError(RuntimeError):
+    """A plugin that cannot be registered: not the role's base class, a name clash, or an import error."""
+
+
 class Registry(Generic[T]):
-    """A named collection of classes; `register` is used as a class decorator."""
+    """A named collection of classes; `register` is used as a class decorator.
 
-    def __init__(self, kind: str):
+    `base`: every registered class must subclass it (set it with `expect` when the base class is
+    defined after the registry). `group`: the entry-point group plugins register through.
+    """
+
+    def __init__(self, kind: str, base: type | None = None, group: str | None = None):
         self.kind = kind
+        self.base = base
+        self.group = group
         self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
+        self._loaded = False
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def expect(self, base: type) -> None:
+        """Require every class registered from now on to subclass `base`."""
+        self.base = base
+
+    def register(self, name: str, origin: str = PROJECT) -> Callable[[T], T]:
         def decorate(obj: T) -> T:
-            if name in self._items:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._items[name] = obj
-            obj.name = name  # type: ignore[attr-defined]
+            self.add(name, obj, origin)
             return obj
 
         return decorate
+
+    def add(self, name: str, obj: T, origin: str = PROJECT) -> None:
+        """Register `obj` under `name`; refuses a non-subclass of the base and a second owner of a name."""
+        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+            raise PluginError(f"{self.kind} {name!r} from {origin} is {obj!r}, not a subclass of "
+                              f"{self.base.__module__}.{self.base.__qualname__}")
+        if name in self._items:
+            raise PluginError(f"{self.kind} {name!r} is registered twice: by {self._origins[name]} "
+                              f"({_where(self._items[name])}) and by {origin} ({_where(obj)})")
+        self._items[name] = obj
+        self._origins[name] = origin
+        obj.name = name  # type: ignore[attr-defined]  # the class knows its registry name (configs, events)
+
+    def load_plugins(self) -> list[str]:
+        """Register the classes of every installed distribution's entry points in `group` (once).
+
+        An entry point is `name = package.module:Class`; its name becomes the registry name and
+        its distribution the origin. Returns the names added. A plugin that fails to import or
+        does not fit raises `PluginError` naming the entry point and its distribution.
+        """
+        if self.group is None or self._loaded:
+            return []
+        self._loaded = True
+        added = []
+        for ep in metadata.entry_points(group=self.group):
+            origin = ep.dist.name if ep.dist is not None else ep.value
+            try:
+                obj = ep.load()
+            except Exception as exc:  # a broken plugin names itself instead of a bare traceback
+                raise PluginError(f"{self.kind} plugin {ep.name!r} ({ep.value}) from {origin} failed to "
+                                  f"import: {type(exc).__name__}: {exc}") from exc
+            self.add(ep.name, obj, origin)
+            added.append(ep.name)
+        return added
+
+    def origin(self, name: str) -> str:
+        """Where a registered name came from: this project or the distribution of a plugin."""
+        self.get(name)
+        return self._origins[name]
 
     def get(self, name: str) -> T:
         try:
@@ -58,3 +120,7 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _where(obj: object) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"

@@ -1,0 +1,83 @@
+"""The registries: base-class checks, origins, name clashes, and plugins found through entry points."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from backends.registry import PROJECT, PluginError, Registry, UnknownName
+
+
+class Base:
+    pass
+
+
+def _dist(root: Path, dist: str, package: str, group: str, entries: dict[str, str], source: str) -> None:
+    """A minimal installed distribution in `root`: a package plus a .dist-info with entry points."""
+    (root / package).mkdir(parents=True)
+    (root / package / "__init__.py").write_text(textwrap.dedent(source))
+    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+    lines = "\n".join(f"{name} = {target}" for name, target in entries.items())
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}\n")
+
+
+@pytest.fixture
+def on_path(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("plug_")]:
+        del sys.modules[name]
+
+
+def test_register_checks_the_base_class_and_remembers_the_origin():
+    reg: Registry[type[Base]] = Registry("thing", base=Base)
+
+    @reg.register("good")
+    class Good(Base):
+        pass
+
+    assert reg.get("good") is Good and Good.name == "good" and reg.origin("good") == PROJECT
+    with pytest.raises(PluginError, match=r"thing 'bad' from .* not a subclass of .*Base"):
+        reg.add("bad", int)
+
+
+def test_a_name_clash_names_both_owners():
+    reg: Registry[type[Base]] = Registry("thing", base=Base)
+    reg.add("same", type("One", (Base,), {}))
+    with pytest.raises(PluginError, match=r"registered twice: by decoder-playground .*One.* and by other-dist .*Two"):
+        reg.add("same", type("Two", (Base,), {}), origin="other-dist")
+    with pytest.raises(UnknownName, match="Did you mean 'same'"):
+        reg.get("sam")
+
+
+def test_plugins_register_from_entry_points_once(on_path):
+    _dist(on_path, "plug-things", "plug_things", "test_playground.things", {"extra": "plug_things:Extra"},
+          f"from {__name__} import Base\nclass Extra(Base):\n    pass\n")
+    reg: Registry[type[Base]] = Registry("thing", base=Base, group="test_playground.things")
+    assert reg.load_plugins() == ["extra"]
+    assert reg.origin("extra") == "plug-things" and reg.get("extra").__module__ == "plug_things"
+    assert reg.load_plugins() == []  # the group is read once
+
+
+def test_a_plugin_that_clashes_or_breaks_is_an_error_naming_it(on_path):
+    _dist(on_path, "plug-clash", "plug_clash", "test_playground.clash", {"args": "plug_clash:Args"},
+          f"from {__name__} import Base\nclass Args(Base):\n    pass\n")
+    reg: Registry[type[Base]] = Registry("thing", base=Base, group="test_playground.clash")
+    reg.add("args", type("Args", (Base,), {}))
+    with pytest.raises(PluginError, match=r"'args' is registered twice: by decoder-playground .* by plug-clash"):
+        reg.load_plugins()
+
+    _dist(on_path / "b", "plug-broken", "plug_broken", "test_playground.broken", {"x": "plug_broken:Missing"},
+          "raise ImportError('no such dependency: frobnicate')\n")
+    sys.path.insert(0, str(on_path / "b"))
+    try:
+        reg2: Registry[type[Base]] = Registry("thing", base=Base, group="test_playground.broken")
+        with pytest.raises(PluginError, match=r"plugin 'x' .*plug-broken failed to import: ImportError: no such"):
+            reg2.load_plugins()
+    finally:
+        sys.path.remove(str(on_path / "b"))
