@@ -6,15 +6,16 @@ Public API (what the UI and the CLIs use; everything returns plain frozen record
   `save_generation`, `create_battle`, `create_battles`, `ensure_annotator`, `cast_vote` write; `battle`,
   `generation`, `battles`, `vote_rows`, `battles_needing_votes`, `pair_votes`,
   `annotator_progress`, `annotator_count`, `prompt_sets`, `counts` read.
-- `Refused` (a wrong request, nothing stored) and `StoreUnavailable` (locked or unreachable after
-  bounded retries), both `StoreError`.
+- `Refused` (a wrong request, nothing stored; `AlreadyVoted`: this annotator's earlier vote counts) and
+  `StoreUnavailable` (locked or unreachable after bounded retries; `StoreFault`: read-only, disk
+  full, unstorable text), all `StoreError`. `Store.self_check()` writes and reads back at start-up.
 - `storage.export`: TRL DPO / KTO rows and raw battles as JSONL (also `python -m storage.export`).
 - `storage.render`: escaped HTML and markdown for prompts, generations, rationales and the leaderboard.
 
 This package never imports torch, transformers, gradio, playground or backends.
 """
 
-from storage.errors import Refused, StoreError, StoreUnavailable
+from storage.errors import AlreadyVoted, Refused, StoreError, StoreFault, StoreUnavailable
 from storage.records import (
     AnnotatorProgress,
     BattleNeed,
@@ -31,6 +32,7 @@ from storage.retry import Retry
 from storage.store import Store
 
 __all__ = [
+    "AlreadyVoted",
     "AnnotatorProgress",
     "BattleNeed",
     "BattleView",
@@ -42,6 +44,7 @@ __all__ = [
     "Side",
     "Store",
     "StoreError",
+    "StoreFault",
     "StoreUnavailable",
     "Vote",
     "VoteFilter",

@@ -3,7 +3,9 @@
 `Refused` means nothing was stored because the request itself is wrong (unknown battle, a second
 vote, a malformed choice...); retrying it cannot help and the message names the field and value.
 `StoreUnavailable` means the database stayed locked or unreachable through every retry; the
-request may succeed later. Neither is ever raised after a write was reported as done.
+request may succeed later. Its subclass `StoreFault` means the database itself refused the write
+for a reason an operator must fix (read-only, disk full, text it cannot hold); the message says
+that nothing was stored, why, and what to do. None is ever raised after a write was reported as done.
 """
 
 from __future__ import annotations
@@ -27,6 +29,29 @@ class Refused(StoreError, ValueError):
 
 class StoreUnavailable(StoreError):
     """The database stayed locked or unreachable through every retry; nothing was reported stored."""
+
+
+class StoreFault(StoreUnavailable):
+    """The database refused to store anything: read-only, full, or given text it cannot hold.
+
+    `reason` is one of "read-only", "disk full", "bad text", "database error"; retrying the same
+    call will not help until an operator fixes the cause the message names.
+    """
+
+    def __init__(self, message: str, reason: str):
+        self.reason = reason
+        super().__init__(message)
+
+
+class AlreadyVoted(Refused):
+    """This annotator's vote on the battle is already stored (e.g. its confirmation was lost in a crash).
+
+    `vote` is the stored vote; it counts. The new vote was not stored (one vote per battle).
+    """
+
+    def __init__(self, vote: Any, why: str):
+        self.vote = vote
+        super().__init__("vote.battle_id", vote.battle_id, why)
 
 
 def _show(value: Any) -> str:

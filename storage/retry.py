@@ -3,8 +3,10 @@
 Only transient failures are retried: a locked SQLite file, a refused or dropped connection, an
 exhausted connection pool. Anything else (a refusal, a constraint the request broke, a bug)
 goes straight to the caller. When the attempts run out, `StoreUnavailable` says what was being
-done, for how long, against which database, and the last error. This module does not know
-which operation it retries; `Store` wraps each call in one whole transaction.
+done, for how long, against which database, and the last error. A database that refuses the
+write for good (read-only, disk full, text it cannot hold, any other driver error but a broken
+constraint) is a `StoreFault` at once: nothing was stored, why, and what an operator can do. This
+module does not know which operation it retries; `Store` wraps each call in one whole transaction.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ from typing import TypeVar
 
 from sqlalchemy import exc
 
-from storage.errors import StoreUnavailable
+from storage.errors import StoreFault, StoreUnavailable
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
+# (reason, words in SQLite's message or PostgreSQL SQLSTATEs, what an operator can do)
+FAULTS = (
+    ("read-only", ("readonly database", "read-only", "25006"),
+     "make the database file and its folder writable by the app (or point DATABASE_URL at a writable database)"),
+    ("disk full", ("database or disk is full", "disk is full", "53100"),
+     "free disk space where the database lives (or point DATABASE_URL elsewhere)"),
+    ("bad text", ("nul (0x00)", "22021", "22p05"),
+     "remove NUL characters and invalid Unicode from the text (the store's validation should have refused it)"),
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,9 @@ class Retry:
             try:
                 return fn()
             except Exception as error:
+                found = fault(what, where, error)
+                if found is not None:
+                    raise found from error
                 if not is_transient(error):
                     raise
                 last = error
@@ -65,6 +79,25 @@ class Retry:
             f"attempts over {elapsed:.1f}s. Last error: {short(last)}") from last
 
 
+def fault(what: str, where: str, error: BaseException) -> StoreFault | None:
+    """The `StoreFault` for a driver error that retrying cannot fix; None for transient ones and refusals.
+
+    A broken constraint (IntegrityError) is not a fault: the store turns it into its own answer.
+    """
+    if not isinstance(error, exc.DBAPIError) or isinstance(error, exc.IntegrityError):
+        return None
+    original = error.orig
+    words = f"{original} {getattr(original, 'sqlstate', '') or ''}".lower()
+    for reason, markers, fix in FAULTS:
+        if any(marker in words for marker in markers):
+            return StoreFault(f"could not {what}: nothing was stored, because the database {where} is {reason}"
+                              f" ({short(error)}). Fix: {fix}.", reason)
+    if is_transient(error):
+        return None
+    return StoreFault(f"could not {what}: nothing was stored, because the database {where} refused it "
+                      f"({short(error)}).", "database error")
+
+
 def is_transient(error: BaseException) -> bool:
     """Locked, busy, disconnected or out of pooled connections: worth another try."""
     if isinstance(error, exc.TimeoutError | exc.DisconnectionError):
@@ -77,7 +110,8 @@ def is_transient(error: BaseException) -> bool:
         return False
     if type(error.orig).__module__.startswith("sqlite3"):  # sqlite also says "no such table" this way
         return any(word in str(error.orig).lower() for word in SQLITE_TRANSIENT)
-    return True
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return not state.startswith("53") or state == "53300"  # out of disk or memory: not retried; too many clients: yes
 
 
 def short(error: BaseException) -> str:

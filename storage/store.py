@@ -5,13 +5,17 @@ transaction wrapped in bounded retries, so a briefly locked or unreachable datab
 and then reported as `StoreUnavailable`; a request that is wrong is `Refused` with the field and
 value, and stores nothing. `cast_vote` returns only after the vote is committed: a retry after an
 ambiguous commit recognises its own vote by a per-call token instead of voting twice or
-reporting a duplicate. The statistics on the votes live in `backends.ranking`, not here.
+reporting a duplicate, and an annotator whose earlier vote was stored without a confirmation (a
+crash) is told that it counts (`AlreadyVoted`). A database that refuses writes (read-only, disk
+full) is a `StoreFault` saying nothing was stored and why; `self_check` finds that out at start-up
+by writing a row and reading it back. The statistics on the votes live in `backends.ranking`, not here.
 
     store = Store.open()                        # DATABASE_URL or storage/playground.db, upgraded to head
     gen_a = store.save_generation({"prompt": p, "decoder": "args", "config": {...}, "trace": events})
     battle = store.create_battle(gen_a, gen_b, blind=True)        # left side drawn at random
     vote = store.cast_vote(battle, "browser-id", "left", "clearer", ms_to_vote=5300)
     rows = store.vote_rows(VoteFilter(blind_only=True))           # -> backends.ranking.leaderboard(rows)
+    print(store.self_check())                                     # "votes are stored in sqlite:///... (checked...)"
 """
 
 from __future__ import annotations
@@ -22,14 +26,14 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage import database, queries, validate
 from storage import models as m
-from storage.errors import Refused, StoreUnavailable
+from storage.errors import AlreadyVoted, Refused, StoreFault, StoreUnavailable
 from storage.records import AnnotatorProgress, BattleNeed, BattleView, Generation, Side, Vote, VoteFilter, VoteRow
 from storage.retry import Retry
 
@@ -152,7 +156,7 @@ class Store:
             if target is None:
                 raise Refused("vote.battle_id", bid, "no such battle")
             if target.Vote is not None or target.status == "voted":
-                return _own_vote(target.Vote or queries.vote_of(session, bid), target.left_side, token)
+                return _own_vote(target.Vote or queries.vote_of(session, bid), target.left_side, token, who)
             for side, gid, stop in (("a", target.gen_a, target.stop_a), ("b", target.gen_b, target.stop_b)):
                 if stop not in m.FINISHED:
                     raise Refused("vote.battle_id", bid, f"generation {side} (id {gid}) is not finished "
@@ -167,15 +171,32 @@ class Store:
         try:
             return self._write(f"store the vote on battle {bid}", write)
         except IntegrityError as error:  # a concurrent vote landed first (the unique constraint)
-            return self._after_conflict(bid, token, error)
+            return self._after_conflict(bid, token, who, error)
 
-    def _after_conflict(self, bid: int, token: str, error: IntegrityError) -> Vote:
+    def _after_conflict(self, bid: int, token: str, who: str, error: IntegrityError) -> Vote:
         def read(session: Session) -> Vote:
             existing = queries.vote_of(session, bid)
             if existing is None:
                 raise error
-            return _own_vote(existing, session.get(m.Battle, bid).left_side, token)
+            return _own_vote(existing, session.get(m.Battle, bid).left_side, token, who)
         return self._read(f"check the vote on battle {bid}", read)
+
+    def self_check(self) -> str:
+        """Write a row, read it back in a new transaction, delete it; say where votes go.
+
+        Raises `StoreFault` (read-only, disk full...) or `StoreUnavailable` when the database
+        cannot take a vote, so the app can say so at start-up instead of on the first vote.
+        """
+        probe = f"self-check-{uuid.uuid4().hex}"
+        self._write("write a test row", lambda session: _insert_ignore(session, m.Annotator, id=probe))
+        back = self._read("read the test row back",
+                          lambda session: session.scalar(select(m.Annotator.id).where(m.Annotator.id == probe)))
+        self._write("delete the test row", lambda session: session.execute(delete(m.Annotator)
+                                                                              .where(m.Annotator.id == probe)))
+        if back != probe:
+            raise StoreFault(f"the database {self.url} accepted a test row but did not return it when read back "
+                             f"(got {back!r}); votes would not be stored reliably", "database error")
+        return f"votes are stored in {self.url} (checked: a test row was written, read back and deleted)"
 
     # ---- reads --------------------------------------------------------------------------------
 
@@ -242,10 +263,16 @@ class Store:
         return self._read("count rows", read)
 
 
-def _own_vote(existing: m.Vote, left_side: str, token: str) -> Vote:
-    """The battle already has a vote: ours (a retry after a lost commit) is success, anyone's else a refusal."""
+def _own_vote(existing: m.Vote, left_side: str, token: str, who: str) -> Vote:
+    """The battle already has a vote: this call's (a retry after a lost commit) is success; the same
+    annotator's from an earlier call (its confirmation lost) is `AlreadyVoted`; anyone's else a refusal."""
     if existing.client_token == token:
         return queries.vote(existing, left_side)
+    if existing.annotator_id == who:
+        stored = queries.vote(existing, left_side)
+        raise AlreadyVoted(stored, f"already has a vote from you, {who!r}: vote {stored.id} ({stored.choice}), "
+                                   f"stored {stored.created_at:%Y-%m-%d %H:%M:%S} UTC. That vote counts; this "
+                                   "one was not stored (one vote per battle)")
     raise Refused("vote.battle_id", existing.battle_id, f"already has a vote (vote {existing.id}); one vote per battle")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,34 @@ MAX_MS = 2**31 - 1
 RECORD_KEYS = {"request", "prompt", "prompt_set", "decoder", "config", "reward_config", "rewards", "preset",
                "model_ids", "seed", "text", "trace", "reward", "reward_parts", "cost", "stop_reason", "error", "label"}
 FROM_FINISHED = ("config", "text", "stop_reason", "reward", "reward_parts", "cost", "error", "seed")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+
+
+def storable(value: str, field: str) -> str:
+    """`value` if every database can hold it; else `Refused` naming the field and the first bad character.
+
+    NUL cannot be stored in PostgreSQL text; a lone surrogate (what Python makes of invalid UTF-8
+    read with `surrogateescape`) cannot be encoded as UTF-8 at all.
+    """
+    bad = UNSTORABLE.search(value)
+    if bad is None:
+        return value
+    char, at = bad.group(), bad.start()
+    if char == "\x00":
+        why = f"contains a NUL character (U+0000) at position {at}; NUL cannot be stored, remove it"
+    else:
+        why = (f"is not valid Unicode text: a lone surrogate U+{ord(char):04X} at position {at} "
+               "(invalid UTF-8 in the input?); send UTF-8 text")
+    raise Refused(field, value, why)
+
+
+def text_value(value: Any, field: str) -> str:
+    """A `str` that can be stored; bytes are refused (decode them as UTF-8 first), like any other type."""
+    if isinstance(value, bytes | bytearray):
+        raise Refused(field, value, "must be text, got bytes (decode them as UTF-8 first)")
+    if not isinstance(value, str):
+        raise Refused(field, value, "must be text")
+    return storable(value, field)
 
 
 def row_id(value: Any, field: str) -> int:
@@ -32,7 +61,7 @@ def row_id(value: Any, field: str) -> int:
 def annotator(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Refused("vote.annotator", value, "an annotator id is required (a non-empty string)")
-    value = value.strip()
+    value = storable(value.strip(), "vote.annotator")
     if len(value) > ANNOTATOR_CHARS or not value.isprintable():
         raise Refused("vote.annotator", value, f"must be at most {ANNOTATOR_CHARS} printable characters")
     return value
@@ -47,9 +76,7 @@ def choice(value: Any) -> str:
 def rationale(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise Refused("vote.rationale", value, "must be text or None")
-    value = value.strip()
+    value = text_value(value, "vote.rationale").strip()
     if len(value) > RATIONALE_CHARS:
         raise Refused("vote.rationale", value, f"{len(value)} characters, at most {RATIONALE_CHARS} allowed")
     return value or None
@@ -66,16 +93,52 @@ def ms_to_vote(value: Any) -> int | None:
 
 
 def clean_json(value: Any, field: str) -> Any:
-    """A JSON-safe copy: tuples become lists, NaN and infinities None; anything else is refused."""
+    """A JSON-safe copy: tuples become lists, NaN and infinities None; anything else is refused.
+
+    Text inside (keys too) must be `storable`; a refusal names the path, e.g. `generation.trace[3].text`.
+    """
+    try:
+        return _json(value)
+    except _Bad as bad:
+        raise Refused(field + "".join(reversed(bad.path)), bad.value, bad.why) from None
+
+
+class _Bad(Exception):
+    def __init__(self, value: Any, why: str):
+        self.value, self.why, self.path = value, why, []
+
+
+def _json(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if value is None or isinstance(value, str | int | bool):
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            try:
+                storable(value, "")
+            except Refused as e:
+                raise _Bad(value, e.why) from None
+        return value
+    if value is None or isinstance(value, int | bool):
         return value
     if isinstance(value, Mapping):
-        return {str(k): clean_json(v, field) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            try:
+                out[_json(str(k))] = _json(v)
+            except _Bad as bad:
+                bad.path.append(f"[{str(k)!r}]" if not str(k).isidentifier() else f".{k}")
+                raise
+        return out
     if isinstance(value, list | tuple):
-        return [clean_json(v, field) for v in value]
-    raise Refused(field, value, f"{type(value).__name__} is not JSON data")
+        out_list = []
+        for i, v in enumerate(value):
+            try:
+                out_list.append(_json(v))
+            except _Bad as bad:
+                bad.path.append(f"[{i}]")
+                raise
+        return out_list
+    raise _Bad(value, f"{type(value).__name__} is not JSON data")
 
 
 def _text(record: Mapping[str, Any], key: str, *, limit: int | None = None, required: bool = False) -> str:
@@ -84,6 +147,7 @@ def _text(record: Mapping[str, Any], key: str, *, limit: int | None = None, requ
         return ""
     if not isinstance(value, str) or (required and not value.strip()):
         raise Refused(f"generation.{key}", value, "must be non-empty text" if required else "must be text")
+    storable(value, f"generation.{key}")
     if limit is not None and len(value) > limit:
         raise Refused(f"generation.{key}", value, f"at most {limit} characters")
     return value
@@ -118,6 +182,7 @@ def _config(merged: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     decoder = merged.get("decoder") or config.get("decoder")
     if not isinstance(decoder, str) or not decoder.strip() or len(decoder) > 64:
         raise Refused("generation.decoder", decoder, "a decoder name of 1 to 64 characters is required")
+    storable(decoder, "generation.decoder")
     if merged.get("reward_config"):
         config["reward_config"] = clean_json(dict(merged["reward_config"]), "generation.reward_config")
     return decoder, config
@@ -154,7 +219,7 @@ def generation(record: Mapping[str, Any]) -> dict[str, Any]:
         trace=trace, reward=None if reward is None else float(reward),
         reward_parts=clean_json(dict(merged.get("reward_parts") or {}), "generation.reward_parts"),
         cost=clean_json(dict(merged.get("cost") or {}), "generation.cost"), stop_reason=stop,
-        error=merged.get("error") if isinstance(merged.get("error"), str) else None)
+        error=storable(merged["error"], "generation.error") if isinstance(merged.get("error"), str) else None)
 
 
 def config_label(decoder: str, config: Mapping[str, Any], rewards: Mapping[str, Any], preset: str = "embedded") -> str:

@@ -143,7 +143,7 @@ def test_battle_refusals(store):
                                         ({"stop_reason": "done"}, "generation.stop_reason"),
                                         ({"seed": "7"}, "generation.seed"), ({"colour": 1}, "generation"),
                                         ({"decoder": "", "config": {}}, "generation.decoder"),
-                                        ({"config": {"x": object()}}, "generation.config")])
+                                        ({"config": {"x": object()}}, "generation.config.x")])
 def test_generation_refusals(store, bad, field):
     with pytest.raises(Refused) as info:
         store.save_generation({**record(), **bad})
