@@ -17,7 +17,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
+
+from storage.errors import Refused
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_URL = f"sqlite:///{HERE / 'playground.db'}"
@@ -27,11 +30,30 @@ MIGRATION_LOCK = 7_031_442  # pg advisory lock id: app instances starting togeth
 
 
 def resolve_url(url: str | None = None) -> URL:
-    """The URL to use: the argument, else `DATABASE_URL`, else the SQLite file under storage/."""
-    parsed = make_url(url or os.environ.get("DATABASE_URL") or DEFAULT_URL)
+    """The URL to use: the argument, else `DATABASE_URL`, else the SQLite file under storage/.
+
+    A URL that does not parse, or names another database than SQLite or PostgreSQL, is `Refused`
+    (the message shows only its scheme: a URL may hold a password).
+    """
+    field = "database URL" if url else "DATABASE_URL"
+    raw = url or os.environ.get("DATABASE_URL") or DEFAULT_URL
+    try:
+        parsed = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise Refused(field, _scheme(raw), f"cannot be parsed as a database URL; {EXAMPLES}") from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise Refused(field, _scheme(raw), f"names an unsupported database; {EXAMPLES}")
     return parsed
+
+
+EXAMPLES = "use sqlite:///path/to/votes.db or postgresql://user:password@host:5432/dbname"
+
+
+def _scheme(raw: str) -> str:
+    scheme, sep, _ = raw.partition("://")
+    return f"{scheme}://..." if sep else f"{raw[:12]}..." if len(raw) > 12 else raw
 
 
 def safe_url(url: URL | str) -> str:
@@ -47,7 +69,7 @@ def create(url: str | URL | None = None, *, busy_timeout_ms: int = 5000, pool_si
         return _sqlite_engine(parsed, busy_timeout_ms)
     if parsed.get_backend_name() == "postgresql":
         return _postgres_engine(parsed, busy_timeout_ms, pool_size)
-    return create_engine(parsed, pool_pre_ping=True)
+    raise Refused("database URL", f"{parsed.get_backend_name()}://...", f"names an unsupported database; {EXAMPLES}")
 
 
 def _postgres_engine(url: URL, lock_timeout_ms: int, pool_size: int) -> Engine:

@@ -9,7 +9,10 @@
   reward, cost, trace), which side was left, and the vote.
 
 Text is written exactly as stored (JSON escapes it; nothing is HTML-escaped in a dataset). The
-same functions serve the UI (`export(store, "dpo", path)`). This module only reads.
+same functions serve the UI: `protected_export(store, "dpo", token, folder)` checks the operator's
+token (`storage.access`) and writes into one `ExportFolder` that keeps only the newest few files.
+On the command line a bad `--out` or database URL is one line and exit status 2. This module
+only reads the database.
 """
 
 from __future__ import annotations
@@ -19,12 +22,17 @@ import dataclasses
 import json
 import logging
 import sys
+import tempfile
+import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from storage.errors import StoreError
+from storage.access import require_operator
+from storage.errors import Refused, StoreError
 from storage.records import BattleView, VoteFilter
 from storage.store import Store
 
@@ -78,14 +86,20 @@ FORMATS: dict[str, Callable[[Iterable[BattleView]], Iterator[dict[str, Any]]]] =
 
 def write_jsonl(rows: Iterable[dict[str, Any]], out: Path) -> int:
     """Write rows to `out` (via a temporary file, so a failed export leaves no half file); returns the count."""
+    if out.is_dir():
+        raise IsADirectoryError(21, "is a folder; give a file name", str(out))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     n = 0
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(out)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return n
 
 
@@ -94,6 +108,47 @@ def export(store: Store, fmt: Format, out: str | Path, where: VoteFilter | None 
     if fmt not in FORMATS:
         raise ValueError(f"format={fmt!r}: must be one of {', '.join(FORMATS)}")
     return write_jsonl(FORMATS[fmt](store.battles(where, trace=fmt == "battles")), Path(out))
+
+
+@dataclass(frozen=True)
+class ExportFolder:
+    """The one folder the UI's exports go to: at most `keep` files, none older than `max_age_s`.
+
+    Every new export removes the older ones first, so downloads never pile up on a server.
+    """
+
+    root: Path = Path(tempfile.gettempdir()) / "playground-exports"
+    keep: int = 8
+    max_age_s: float = 3600.0
+
+    def new_path(self, fmt: str) -> Path:
+        """A fresh, unguessable file name for an export of `fmt`, after cleaning the folder."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.clean(room_for=1)
+        return self.root / f"{fmt}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:12]}.jsonl"
+
+    def clean(self, room_for: int = 0) -> list[Path]:
+        """Remove files past `max_age_s`, then the oldest until `keep - room_for` remain; returns the removed."""
+        files = sorted((p for p in self.root.glob("*") if p.is_file()), key=lambda p: p.stat().st_mtime)
+        now = time.time()
+        old = [p for p in files if now - p.stat().st_mtime > self.max_age_s]
+        rest = [p for p in files if p not in old]
+        removed = old + rest[:max(0, len(rest) - max(0, self.keep - room_for))]
+        for path in removed:
+            path.unlink(missing_ok=True)
+        return removed
+
+
+def protected_export(store: Store, fmt: Format, token: str | None, folder: ExportFolder | None = None,
+                     where: VoteFilter | None = None) -> tuple[Path, int]:
+    """The operator's export for the UI: token checked (`Forbidden`), written to the bounded folder.
+
+    Returns (file, rows). The file name is random; the folder keeps only the newest exports.
+    """
+    require_operator(token)
+    folder = folder or ExportFolder()
+    out = folder.new_path(fmt)
+    return out, export(store, fmt, out, where)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,11 +164,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     where = VoteFilter(blind_only=args.blind_only, prompt_set=args.prompt_set, since=args.since, until=args.until)
     try:
-        with Store.open(args.database) as store:
-            n = export(store, args.format, args.out, where)
+        store = Store.open(args.database)
+    except Refused as error:  # an unparsable or unsupported database URL
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot open the database ({error.strerror or error}: {error.filename})", file=sys.stderr)
+        return 2
     except StoreError as error:
-        log.error("%s", error)
+        print(f"error: {error}", file=sys.stderr)
         return 1
+    with store:
+        try:
+            n = export(store, args.format, args.out, where)
+        except OSError as error:
+            print(f"error: --out {args.out}: cannot write it ({error.strerror or error}); nothing was exported",
+                  file=sys.stderr)
+            return 2
+        except StoreError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     log.info("wrote %d %s rows to %s", n, args.format, args.out)
     return 0
 

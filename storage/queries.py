@@ -6,6 +6,7 @@ reads on its own. Every function here takes an open `Session` or builds a statem
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -94,6 +95,13 @@ def vote_rows(session: Session, f: VoteFilter) -> list[VoteRow]:
                     choice=v.choice, left_side=b.left_side, blind=b.blind, prompt_set=ps, annotator=v.annotator_id,
                     created_at=v.created_at, ms_to_vote=v.ms_to_vote)
             for v, b, la, lb, ps in rows]
+
+
+def pseudonymous(rows: Sequence[VoteRow]) -> list[VoteRow]:
+    """The rows with each annotator id replaced by "annotator N" (N in order of first vote)."""
+    names: dict[str, str] = {}
+    return [dataclasses.replace(r, annotator=names.setdefault(r.annotator, f"annotator {len(names) + 1}"))
+            for r in rows]
 
 
 def voted_battle_ids(session: Session, f: VoteFilter) -> list[int]:

@@ -226,9 +226,17 @@ class Store:
             yield from self._read("read battles",
                                   lambda session, part=part: queries.battles_by_id(session, part, trace))
 
-    def vote_rows(self, where: VoteFilter | None = None) -> list[VoteRow]:
-        """The votes the ranking reads (config A, config B, outcome, side, annotator, ...), oldest first."""
-        return self._read("read the votes", lambda session: queries.vote_rows(session, where or VoteFilter()))
+    def vote_rows(self, where: VoteFilter | None = None, *, public: bool = False) -> list[VoteRow]:
+        """The votes the ranking reads (config A, config B, outcome, side, annotator, ...), oldest first.
+
+        `public=True` (the public leaderboard): annotator ids become "annotator 1", "annotator 2"...
+        in order of first vote, so agreement still computes, and filtering by annotator is refused.
+        """
+        where = where or VoteFilter()
+        if public and where.annotator is not None:
+            raise Refused("where.annotator", where.annotator, "the public leaderboard cannot filter by annotator id")
+        rows = self._read("read the votes", lambda session: queries.vote_rows(session, where))
+        return queries.pseudonymous(rows) if public else rows
 
     def battles_needing_votes(self, limit: int = 20, *, blind: bool | None = None,
                               scan: int = 2000) -> list[BattleNeed]:
