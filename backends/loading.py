@@ -62,18 +62,85 @@ def _not_found(model_id: str, source: str, cause: Exception) -> ModelNotFound:
     return ModelNotFound(f"could not load model {model_id!r}: {where}. Fix: {fix}. ({first})")
 
 
+def _suspect_file(source: str) -> Path | None:
+    """The first file of a local model folder that does not open: a .safetensors header, then JSON files."""
+    import json
+
+    from safetensors import safe_open
+
+    folder = Path(source)
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except Exception:
+            return path
+    for path in sorted(folder.glob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return path
+    return None
+
+
+def _shown(path: Path) -> Path:
+    """A path as messages show it: relative to the repository when inside it (no server path)."""
+    root = Path(__file__).resolve().parents[1]
+    return path.relative_to(root) if path.is_relative_to(root) else path
+
+
+def check_zoo_files(model_id: str, folder: Path) -> None:
+    """Refuse a zoo model whose files differ from the manifest's sha256 (damaged weights load silently)."""
+    from backends.zoo import load_manifest, sha256_file
+
+    zoo_dir = folder.parent
+    try:
+        entries = [e for e in load_manifest(zoo_dir)["files"] if e["path"].startswith(f"{folder.name}/")]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no usable manifest (a zoo being built): loading reports what is wrong
+    for entry in entries:
+        path = zoo_dir / entry["path"]
+        problem = ("is missing" if not path.is_file() else
+                   None if sha256_file(path) == entry["sha256"] else "differs from the manifest's sha256")
+        if problem:
+            raise ModelNotFound(
+                f"could not load model {model_id!r}: its file {_shown(path)} {problem}. Fix: run "
+                f"`python -m backends.zoo check` to list every damaged zoo file, then restore it from the repository "
+                f"or rebuild it with `python -m backends.zoo build --only {folder.name} --force`.")
+
+
+def _damaged(model_id: str, source: str, cause: Exception) -> ModelNotFound:
+    """A model whose files are there but do not load: name the id, the file and the fix."""
+    suspect = _suspect_file(source)
+    what = f"its file {_shown(suspect)} is damaged" if suspect else f"its files in {Path(source).name} do not load"
+    if model_id.startswith(ZOO_PREFIX):
+        fix = ("run `python -m backends.zoo check` to list every damaged zoo file, then restore it from the "
+               "repository or rebuild it with `python -m backends.zoo build --only "
+               f"{model_id[len(ZOO_PREFIX):]} --force`")
+    else:
+        fix = "download the model again (or copy the file again) and check it"
+    first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return ModelNotFound(f"could not load model {model_id!r}: {what} ({type(cause).__name__}: {first}). Fix: {fix}.")
+
+
 def load_pretrained(auto_cls, model_id: str, device: torch.device, dtype: torch.dtype,
                     device_map: str | None = None):
     """(model, tokenizer) for `model_id`, on `device` (or spread by `device_map="auto"`)."""
     from transformers import AutoTokenizer
 
     source = resolve(model_id)
+    if model_id.startswith(ZOO_PREFIX):
+        check_zoo_files(model_id, Path(source))
     log.info("loading %s from %s (%s, %s)", model_id, source, device, dtype)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = auto_cls.from_pretrained(source, dtype=dtype, device_map=device_map)
     except (OSError, ValueError) as e:
-        raise _not_found(model_id, source, e) from e
+        raise _damaged(model_id, source, e) if _suspect_file(source) else _not_found(model_id, source, e) from e
+    except Exception as e:  # SafetensorError, a tokenizer file that does not parse, mismatched shapes
+        raise _damaged(model_id, source, e) from e
     if device_map is None:
         model = model.to(device)
     if tokenizer.pad_token_id is None:

@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
 
-    report, ok = run_check(args.zoo, full=args.full)
+    try:
+        report, ok = run_check(args.zoo, full=args.full)
+    except Exception as error:  # a malformed manifest, an unreadable folder: one line, never a traceback
+        first = (str(error).strip().splitlines() or [""])[0]
+        print(f"check: FAILED: {type(error).__name__}: {first}")
+        return 1
     print(report)
     print("check: " + ("passed" if ok else "FAILED"))
     return 0 if ok else 1

@@ -5,7 +5,8 @@ The metric functions here are shared by the build (which writes them into the ma
 reward model: over all unordered pairs of held-out examples whose labels differ by at least
 `margin`, the fraction the model orders like the labels (score ties count one half). The
 "first half" variant scores the prompt plus the first ceil(n / 2) of the reply's n tokens.
-This module trains nothing and writes nothing.
+`run_check` verifies every sha256 before it loads anything, and reports each damaged file on one
+line (missing, corrupted header, wrong size or hash). This module trains nothing and writes nothing.
 """
 
 from __future__ import annotations
@@ -220,19 +221,67 @@ def _load_arm(folder: Path):
     return ArmRewardModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True).eval()
 
 
-def load_all(zoo_dir: Path) -> dict[str, object]:
-    """Every zoo model by name, with its tokenizer, loaded offline in fp32 on CPU (raises on failure)."""
+def load_all(zoo_dir: Path, skip: Iterable[str] = ()) -> tuple[dict[str, object], list[str]]:
+    """Every zoo model but `skip` by name, with its tokenizer, loaded offline in fp32 on CPU.
+
+    Returns (models, problems): a model that fails to load is one problem line naming it and why.
+    """
     from backends.zoo import modeling
     from backends.zoo.tokenizer import load_tokenizer
 
     loaders = {"policy": modeling.load_policy, "reward": modeling.load_reward_model, "arm": _load_arm}
-    models = {}
+    models, problems = {}, []
     for name in available_models(zoo_dir):
-        kind = model_kind(zoo_dir / name)
-        if kind is not None:
-            load_tokenizer(zoo_dir / name)
-            models[name] = loaders[kind](zoo_dir / name)
-    return models
+        if name in skip:
+            continue
+        try:
+            kind = model_kind(zoo_dir / name)
+            if kind is not None:
+                load_tokenizer(zoo_dir / name)
+                models[name] = loaders[kind](zoo_dir / name)
+        except Exception as error:  # one line per model, never a traceback
+            problems.append(f"{name}: does not load ({type(error).__name__}: {_first_line(error)})")
+    return models, problems
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def header_problem(path: Path) -> str | None:
+    """Why a .safetensors file's header cannot be read (None when it parses): the 8-byte length, then JSON."""
+    import json
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return f"corrupted header: {size} bytes, shorter than the 8-byte header length"
+        (length,) = struct.unpack("<Q", head)
+        if length > size - 8:
+            return f"corrupted header: says {length} header bytes, the file has {size - 8} after the length"
+        try:
+            header = json.loads(handle.read(length))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            return f"corrupted header: not JSON ({error})"
+    return None if isinstance(header, dict) else "corrupted header: not a JSON object"
+
+
+def file_problems(zoo_dir: Path) -> list[str]:
+    """One line per file that differs from the manifest: missing, corrupted header, wrong size or hash.
+
+    Hashes only: nothing is loaded. Manifest-level problems start with "manifest:".
+    """
+    lines = []
+    for problem in verify_manifest(zoo_dir):
+        name, _, why = problem.partition(": ")
+        path = zoo_dir / name
+        if name.endswith(".safetensors") and path.is_file() and why != "not in the manifest":
+            why = header_problem(path) or why
+        lines.append(f"{name}: {why}")
+    return lines
 
 
 def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
@@ -286,22 +335,35 @@ def table(manifest: dict, measured: dict[str, dict]) -> tuple[str, bool]:
 
 
 def run_check(zoo_dir: Path = ZOO_DIR, full: bool = False) -> tuple[str, bool]:
-    """Verify hashes, load every model offline and (full) recompute the bars; (report, passed)."""
+    """Verify every hash first, then load the intact models offline and (full) recompute the bars.
+
+    Returns (report, passed). Each damaged file is one line, and the models with a damaged file are
+    not loaded (their line says so), so a broken zoo gives its report, never a traceback.
+    """
     zoo_dir = Path(zoo_dir)
-    problems = verify_manifest(zoo_dir)
+    problems = file_problems(zoo_dir)
     if problems and problems[0].startswith("manifest:"):
         return "\n".join(problems), False
     manifest = load_manifest(zoo_dir)
-    models = load_all(zoo_dir)
+    damaged = sorted({line.split("/", 1)[0] for line in problems if "/" in line.split(": ", 1)[0]})
     lines = [f"manifest: {len(manifest['files'])} files, "
              + ("all hashes match" if not problems else f"{len(problems)} problems")]
     lines += [f"  {problem}" for problem in problems]
-    lines.append(f"loaded offline: {', '.join(models)}")
-    if full:
+    if damaged:
+        skipped = [name for name in available_models(zoo_dir) if name in damaged]
+        lines.append(f"damaged: {', '.join(damaged)}. Fix: restore the files from the repository, or rebuild "
+                     f"them with `python -m backends.zoo build --only {','.join(damaged)} --force`")
+        lines.append(f"not loaded (damaged files): {', '.join(skipped) or 'none'}")
+    models, load_problems = load_all(zoo_dir, skip=damaged)
+    lines += [f"  {problem}" for problem in load_problems]
+    lines.append(f"loaded offline: {', '.join(models) or 'none'}")
+    if full and not problems and not load_problems:
         from backends.zoo.stages import corpus_fingerprint
 
         if manifest["stages"]["corpus"].get("fingerprint") != corpus_fingerprint():
             lines.append("note: the corpus generator changed since the build; rebuild to compare like with like")
-    measured = recompute(zoo_dir, manifest, models) if full else {}
+    elif full:
+        lines.append("bars not recomputed: fix the problems above first")
+    measured = recompute(zoo_dir, manifest, models) if full and not problems and not load_problems else {}
     report, bars_ok = table(manifest, measured)
-    return "\n".join([*lines, report]), bars_ok and not problems
+    return "\n".join([*lines, report]), bars_ok and not problems and not load_problems
