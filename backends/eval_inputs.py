@@ -141,6 +141,19 @@ def check_specs(specs: list[DecoderSpec]) -> None:
         build_config(cls.Config, config, prefix=f"{spec.decoder}.")
 
 
+MAX_NEW_TOKENS = 1024  # the engine's limit (backends.engine.MAX_NEW_TOKENS)
+SEED_LIMIT = 2**63  # seeds are stored as signed 64-bit integers; larger ones are refused, never wrapped
+
+
+def check_limits(max_new_tokens: int | None, seed: int) -> None:
+    """`--max-new-tokens` in [1, 1024] (None: the preset's) and `--seed` in [0, 2**63); else `UsageError`."""
+    if max_new_tokens is not None and not 1 <= max_new_tokens <= MAX_NEW_TOKENS:
+        raise UsageError(f"--max-new-tokens {max_new_tokens}: must be an integer in [1, {MAX_NEW_TOKENS}]")
+    if not 0 <= seed < SEED_LIMIT:
+        raise UsageError(f"--seed {seed}: must be an integer in [0, 2**63) ({SEED_LIMIT - 1} at most); "
+                         "larger seeds are refused, not wrapped")
+
+
 def parse_pairs(items: list[str], what: str) -> dict[str, str]:
     out = {}
     for item in items:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from backends.config import fields
 from backends.decoders import DECODERS, GenerationRequest
 from backends.devices import set_cpu_threads
-from backends.eval_inputs import UsageError, parse_pairs, parse_reward_settings, parse_rewards
+from backends.eval_inputs import UsageError, check_limits, parse_pairs, parse_reward_settings, parse_rewards
 from backends.events import Finished, Rollout, TokenStep, to_dict
 from backends.presets import PRESETS
 from backends.rewards import REWARDS
@@ -50,7 +50,8 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
     DECODERS.get(args.decoder)
     weights = parse_rewards(args.reward)
     preset = PRESETS.get(args.preset)
-    max_new = args.max_new_tokens or (preset.max_new_tokens if preset else 64)
+    check_limits(args.max_new_tokens, args.seed)
+    max_new = args.max_new_tokens if args.max_new_tokens is not None else (preset.max_new_tokens if preset else 64)
     request = GenerationRequest(
         prompt=args.prompt, decoder=args.decoder, config=parse_pairs(args.settings, "--set"), rewards=weights,
         reward_config=parse_reward_settings(args.reward_set), preset=args.preset, seed=args.seed,

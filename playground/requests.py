@@ -82,7 +82,7 @@ def request_for(shared: SharedChoice, panel: PanelChoice) -> GenerationRequest:
     weights = active(shared.weights if panel.weights is None else panel.weights)
     reward_config = {name: dict(cfg) for name, cfg in shared.reward_config.items() if name in weights and cfg}
     keywords = tuple(shared.reward_config.get("keywords", {}).get("words", ()))
-    seed = (int(shared.seed or 0) + int(panel.seed_offset or 0)) % SEED_LIMIT
+    seed = int(shared.seed or 0) + int(panel.seed_offset or 0)  # >= SEED_LIMIT: the engine refuses it, never wraps
     return GenerationRequest(prompt=shared.prompt or "", decoder=panel.decoder, config=dict(panel.config),
                              rewards=weights, reward_config=reward_config, preset=shared.preset, seed=seed,
                              max_new_tokens=int(shared.max_new_tokens), keywords=keywords,
