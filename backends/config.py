@@ -154,3 +154,42 @@ def build_config(cls: type[C], values: dict[str, Any], prefix: str = "") -> C:
         if not prefix or e.field.startswith(prefix):
             raise
         raise ConfigError(prefix + e.field, e.value, e.why) from None
+
+
+LABEL_TEXT_CHARS = 24  # of a text value in a label; the full config stays in the tooltip and the exports
+
+
+def config_label(decoder: str, config: Config) -> str:
+    """A readable name: the decoder, then the fields of `config` that differ from its class's defaults.
+
+    Numbers are written compactly (3.0 -> 3, 0.0001 -> 0.0001, 1e-07 -> 1e-07), booleans as
+    true/false, lists comma-joined, text quoted only when it has spaces or punctuation, and long
+    text cut with an ellipsis, so the label names a configuration but may not spell it out whole.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass(frozen=True)
+    ... class Demo(Config):
+    ...     k: int = param(10, help="candidates")
+    ...     rollout_len: int = param(20, help="tokens")
+    ...     beta: float = param(1.0, help="weight")
+    >>> config_label("tqstar", Demo(k=5, rollout_len=8))
+    'tqstar k=5 rollout_len=8'
+    >>> config_label("tqstar", Demo(beta=0.25))
+    'tqstar beta=0.25'
+    """
+    changed = [f"{s.name}={_label_value(getattr(config, s.name))}" for s in fields(config)
+               if getattr(config, s.name) != s.default]
+    return " ".join([decoder, *changed])
+
+
+def _label_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, tuple | list):
+        return ",".join(_label_value(v) for v in value)
+    if isinstance(value, str):
+        text = value if len(value) <= LABEL_TEXT_CHARS else value[:LABEL_TEXT_CHARS - 1] + "…"
+        return text if text.replace("_", "").replace("-", "").replace(".", "").isalnum() else f'"{text}"'
+    return str(value)

@@ -16,6 +16,9 @@ them). Conventions:
 - 95% intervals are percentiles over seeded bootstrap resamples of the votes. Each resample is
   centred and placed on the point estimate's scale, so the reference gets an interval too.
 - rank = 1 + the number of configurations whose lower bound exceeds this one's upper bound.
+- With `min_votes`, a configuration in fewer votes is provisional: its score is shown but it is
+  ranked after every established one (rank = established configurations + 1 + provisional ones
+  surely better), so one lucky vote cannot head the table.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Rating:
     rank: int
     battles: int
     wins: float  # ties count half
+    provisional: bool = False  # fewer votes than the leaderboard's `min_votes`: ranked after the others
 
 
 @dataclass(frozen=True)
@@ -248,9 +252,26 @@ def agreement(rows: Sequence[Comparison]) -> tuple[Agreement, ...]:
     return tuple(Agreement(w, votes[w], sum(mine[w].values()), compared[w], agreed[w]) for w in sorted(votes))
 
 
+def grouped_ranks(lower: Sequence[float], upper: Sequence[float], provisional: Sequence[bool]) -> list[int]:
+    """`ranks` within the established configurations, then within the provisional ones placed after them."""
+    out = [0] * len(upper)
+    start = 1
+    for group in (False, True):
+        members = [i for i, p in enumerate(provisional) if bool(p) == group]
+        for i, r in zip(members, ranks([lower[i] for i in members], [upper[i] for i in members]), strict=True):
+            out[i] = start + r - 1
+        start += len(members)
+    return out
+
+
 def leaderboard(rows: Sequence[Comparison], *, reference: str | None = None, resamples: int = 200, seed: int = 0,
-                both_bad: BothBad = "tie", prior: float = PRIOR) -> Leaderboard:
-    """Scores, intervals and ranks for every configuration in `rows`, plus the diagnostics."""
+                both_bad: BothBad = "tie", prior: float = PRIOR, min_votes: int = 0) -> Leaderboard:
+    """Scores, intervals and ranks for every configuration in `rows`, plus the diagnostics.
+
+    Configurations in fewer than `min_votes` votes are provisional and ranked after the others.
+    """
+    if isinstance(min_votes, bool) or not isinstance(min_votes, int) or min_votes < 0:
+        raise ValueError(f"min_votes={min_votes!r}: must be a whole number of votes, 0 or more")
     if resamples < 100:
         raise ValueError(f"resamples={resamples}: at least 100 bootstrap resamples are needed for 95% intervals")
     counted = tally(rows, both_bad)
@@ -267,9 +288,10 @@ def leaderboard(rows: Sequence[Comparison], *, reference: str | None = None, res
         score = to_scores(theta, ref)
         boot = SCALE * bootstrap(counted, resamples, seed, prior) + (score - SCALE * theta)  # (R, K), score scale
         lower, upper = np.percentile(boot, 2.5, axis=0), np.percentile(boot, 97.5, axis=0)
-        rank = ranks(lower, upper)
+        provisional = [round(games[i].sum()) < min_votes for i in range(len(configs))]
+        rank = grouped_ranks(lower, upper, provisional)
         rated = (Rating(c, float(score[i]), float(lower[i]), float(upper[i]), rank[i], round(games[i].sum()),
-                        float(wins[i].sum())) for i, c in enumerate(configs))
-        ratings = tuple(sorted(rated, key=lambda r: (-r.score, r.config)))
+                        float(wins[i].sum()), provisional[i]) for i, c in enumerate(configs))
+        ratings = tuple(sorted(rated, key=lambda r: (r.provisional, -r.score, r.config)))
     return Leaderboard(ratings, configs, wins, games, fraction, reference or (configs[0] if configs else None),
                        resamples, side_bias(rows), agreement(rows))

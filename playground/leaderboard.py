@@ -2,7 +2,8 @@
 
 Reads the votes that match the filters (blind only, prompt set, date range) with
 `Store.vote_rows`, ranks them with `backends.ranking.leaderboard` (Bradley-Terry, bootstrap
-intervals, Chatbot Arena ranks) and shows the table, the win-fraction and vote-count heatmaps,
+intervals, Chatbot Arena ranks; configurations in fewer than `Settings.min_votes` votes are
+provisional and ranked last) and shows the table, the win-fraction and vote-count heatmaps,
 the side bias and each annotator's agreement with the crowd (`playground.leaderboard_render`).
 Export buttons write the same votes as TRL DPO rows, KTO rows or whole battles
 (`storage.export`) to a file to download. Computed on page load and on Refresh.
@@ -74,11 +75,11 @@ def set_choices(store: Store) -> list[str]:
     return [ALL, *(TYPED if s == "" else s for s in store.prompt_sets())]
 
 
-def board_outputs(tab: LeaderboardTab, store: Store, where: VoteFilter) -> dict:
-    """Every output of a refresh for the votes matching `where`."""
+def board_outputs(tab: LeaderboardTab, store: Store, where: VoteFilter, min_votes: int = 0) -> dict:
+    """Every output of a refresh for the votes matching `where` (fewer than `min_votes`: provisional)."""
     rows = store.vote_rows(where)
-    board = leaderboard(rows, resamples=200, seed=0)
-    return {tab.table: ratings_html(board, len(rows)), tab.wins: heatmap(board, "win_fraction"),
+    board = leaderboard(rows, resamples=200, seed=0, min_votes=min_votes)
+    return {tab.table: ratings_html(board, len(rows), min_votes), tab.wins: heatmap(board, "win_fraction"),
             tab.battles: heatmap(board, "battles"), tab.diagnostics: side_bias_html(board) + agreement_html(board),
             tab.status: ""}
 
@@ -123,7 +124,7 @@ def build_leaderboard_tab(services: Any) -> LeaderboardTab | None:
 
     def refresh(*filters: Any) -> dict:
         try:
-            out = board_outputs(tab, store, vote_filter(*filters))
+            out = board_outputs(tab, store, vote_filter(*filters), services.settings.min_votes)
             return out | {tab.prompt_set: gr.update(choices=set_choices(store))}
         except (ValueError, StoreError) as e:
             return {tab.status: status_html(f"Cannot compute the leaderboard: {e}", "error")}

@@ -55,7 +55,10 @@ def test_the_ranking_table_and_heatmaps_escape_every_label(store):
     rows = store.vote_rows(vote_filter(True, ALL, None, None))
     board = leaderboard(rows, resamples=100)
     table = ratings_html(board, len(rows))
-    assert "<script>" not in table and "prs(" in table and "args(" in table and table.count("<tr>") == 3
+    assert "<script>" not in table and table.count("<tr>") == 3
+    assert '>args</td>' in table  # readable: k=10 is args' default
+    assert 'title="args(k=10) @fake"' in table  # the full label in the tooltip
+    assert ">prs preference=&quot;&lt;script&gt;alert(1)&lt;/scrip…&quot;</td>" in table  # long text cut
     assert "3 votes over 2 configurations" in table
     for which in ("win_fraction", "battles"):
         fig = heatmap(board, which)
@@ -63,7 +66,7 @@ def test_the_ranking_table_and_heatmaps_escape_every_label(store):
         shown = json.dumps(fig.to_plotly_json()["data"])
         assert "<script>" not in shown and "&lt;script&gt;" in shown
     wins = heatmap(board, "win_fraction").data[0]
-    assert list(wins.x) == [f"{i}. {r.config.split('(')[0]}" for i, r in enumerate(board.ratings, 1)]
+    assert list(wins.x) == ['1. prs preference="&lt;script&gt;ale…', "2. args"]  # cut to AXIS_CHARS
     assert wins.z[0][0] is None and wins.z[0][1] == pytest.approx(2 / 3)  # prs first: a win and two ties of 3
     assert wins.z[1][0] == pytest.approx(1 / 3)
     assert "left side won <b>100%</b> of 1 decisive" in side_bias_html(board)
@@ -107,3 +110,50 @@ def test_the_export_and_refresh_buttons_as_gradio_calls_them(store):
     out = {c.elem_id: v for c, v in refresh(False, "reviews", None, None).items()}
     assert "3 votes over 2 configurations" in out["lb-table"] and isinstance(out["lb-wins"], go.Figure)
     assert out["lb-set"]["choices"] == [ALL, TYPED, "reviews"]
+
+
+def _rows(pairs: list[tuple[str, str, str]]) -> list:
+    class Row:  # what the ranking reads of a vote
+        def __init__(self, a: str, b: str, outcome: str):
+            self.config_a, self.config_b, self.outcome = a, b, outcome
+
+    return [Row(*p) for p in pairs]
+
+
+def test_a_configuration_with_few_votes_is_provisional_and_ranked_after_the_others():
+    lucky = 'tqstar(k=5, rollout_len=8)'
+    rows = _rows([("args(w=3.0)", "sampling()", "a")] * 8 + [("sampling()", "args(w=3.0)", "tie")] * 4
+                 + [(lucky, "sampling()", "a")])
+    board = leaderboard(rows, resamples=100, min_votes=10)
+    assert [r.config for r in board.ratings] == ["args(w=3.0)", "sampling()", lucky]
+    assert board.ratings[2].score > board.ratings[0].score  # it would head the table on its score alone
+    assert [r.provisional for r in board.ratings] == [False, False, True]
+    assert board.ratings[2].rank == 3
+    table = ratings_html(board, len(rows), 10)
+    assert table.count("lb-provisional") == 1 and "fewer than 10 votes" in table
+    assert leaderboard(rows, resamples=100).ratings[0].config == lucky  # min_votes 0: by score
+    with pytest.raises(ValueError, match="min_votes=-1"):
+        leaderboard(rows, resamples=100, min_votes=-1)
+
+
+def test_the_minimum_number_of_votes_is_a_setting():
+    assert Settings().min_votes == 10 and Settings.from_env({}).min_votes == 10
+    assert Settings.from_env({"PLAYGROUND_MIN_VOTES": "3"}).min_votes == 3
+    with pytest.raises(ValueError, match="PLAYGROUND_MIN_VOTES='ten'"):
+        Settings.from_env({"PLAYGROUND_MIN_VOTES": "ten"})
+
+
+def test_pairs_that_never_met_are_blank_cells_that_say_so():
+    rows = _rows([("a_cfg()", "b_cfg()", "a"), ("b_cfg()", "c_cfg()", "tie")])
+    board = leaderboard(rows, resamples=100)
+    for which in ("win_fraction", "battles"):
+        fig = heatmap(board, which)
+        cells, dots = fig.data
+        index = {name.split(". ", 1)[1]: i for i, name in enumerate(cells.x)}
+        a, c = index["a_cfg()"], index["c_cfg()"]
+        assert cells.z[a][c] is None and cells.z[c][a] is None and cells.z[a][a] is None
+        assert cells.text[a][c] == "" and "no battles" in cells.hovertext[a][c]
+        assert cells.z[a][index["b_cfg()"]] is not None
+        blank = {(x, y) for x, y in zip(dots.x, dots.y, strict=True)}
+        assert (cells.x[c], cells.y[a]) in blank and (cells.x[a], cells.y[a]) in blank
+        assert len(blank) == 3 + 2 and set(dots.hovertext) == {"no battles"}
