@@ -53,8 +53,8 @@ def text_value(value: Any, field: str) -> str:
 
 
 def row_id(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise Refused(field, value, "must be a positive integer id")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**63:
+        raise Refused(field, value, "must be a positive integer id (below 2**63)")
     return value
 
 
