@@ -60,7 +60,10 @@ def reward_vs_kl(view: PanelView) -> tuple[list[float], list[float]]:
 
 
 def tokens_per_second(view: PanelView) -> float | None:
-    """Throughput: from the final record, or from the steps' wall time while streaming."""
+    """Throughput over the stream's own compute time (time inside its steps, not time spent waiting
+    for neighbouring panels); without that, from the final record or the steps' wall time."""
+    if view.compute_s > 0 and view.tokens:
+        return len(view.tokens) / view.compute_s
     if view.finished is not None and view.finished.elapsed_s > 0:
         return view.finished.new_tokens / view.finished.elapsed_s
     wall_ms = sum(t.cost.wall_ms for t in view.tokens)
@@ -89,6 +92,9 @@ def feature_summary(view: PanelView) -> tuple[float, int, int] | None:
     return sum(f.distance for f in steps) / len(steps), off, len(steps)
 
 
+SPEED_LABEL = "tokens/s (own compute time)"
+
+
 def fmt(x: float | None, digits: int = 3) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
@@ -104,7 +110,7 @@ def totals_rows(view: PanelView, diverges_at: int | None = None) -> list[tuple[s
     rows += [(f"· {name}", fmt(value)) for name, value in parts.items()]
     rows += [("KL to base (sum)", fmt(sum(t.kl for t in view.tokens))),
              ("tokens", str(f.new_tokens if final else len(view.tokens))),
-             ("tokens/s", fmt(tokens_per_second(view), 1)),
+             (SPEED_LABEL, fmt(tokens_per_second(view), 1)),
              ("LM tokens / token", fmt(lm, 2)),
              ("reward-model tokens / token", fmt(rm, 2)),
              ("diverges at step", "-" if diverges_at is None else str(diverges_at))]

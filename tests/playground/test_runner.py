@@ -7,7 +7,7 @@ import time
 
 from backends.decoders import GenerationRequest
 from backends.events import Rewind
-from playground.runner import PanelView, Runs, interleave, run_panels, session_stream
+from playground.runner import FairShare, Halted, PanelView, Runs, run_panels, session_stream
 from tests.playground.fakes import FakeEngine, events_for, features, finished, scripts, step
 
 
@@ -15,9 +15,82 @@ def _requests(*decoders: str) -> list[GenerationRequest]:
     return [GenerationRequest(prompt="p", decoder=d, preset="fake") for d in decoders]
 
 
-def test_interleave_is_round_robin_until_every_stream_ends():
-    out = list(interleave([iter("ab"), iter("wxyz"), iter("")]))
-    assert out == [(0, "a"), (1, "w"), (0, "b"), (1, "x"), (1, "y"), (1, "z")]
+class PacedEngine(FakeEngine):
+    """Each decoder's events take their own time: `pace[decoder]` seconds of work per event."""
+
+    def __init__(self, scripts, pace):
+        super().__init__(scripts)
+        self.pace = pace
+
+    def stream(self, request, cancel=None):
+        for event in super().stream(request, cancel):
+            time.sleep(self.pace[request.decoder])
+            yield event
+
+
+def _panel_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("panel-")]
+
+
+def test_fair_share_gives_the_next_turn_to_the_live_stream_that_used_least():
+    share = FairShare(3)
+    share.used[:] = [0.5, 0.2, 0.1]
+    order = []
+
+    def take(index):
+        with share.turn(index):
+            order.append(index)
+        share.leave(index)  # a live stream always wants another turn; this one is done
+
+    threads = [threading.Thread(target=take, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    assert order == []  # stream 2 used least: the others wait for it
+    share.leave(2)
+    for t in threads:
+        t.join(2)
+    assert order == [1, 0]
+    share.halt()
+    try:
+        with share.turn(0):
+            raise AssertionError("a halted share gives no turn")
+    except Halted:
+        pass
+
+
+def test_a_fast_panel_is_not_held_to_its_slow_neighbours_pace():
+    engine = PacedEngine({"sampling": events_for(range(20)), "tqstar": events_for(range(20))},
+                         pace={"sampling": 0.001, "tqstar": 0.03})
+    slow_tokens_when_fast_done = None
+    for views in run_panels(engine, _requests("sampling", "tqstar"), every_tokens=1, every_ms=1e9):
+        if views[0].done and slow_tokens_when_fast_done is None:
+            slow_tokens_when_fast_done = len(views[1].tokens)
+    assert all(v.done for v in views)
+    assert slow_tokens_when_fast_done is not None and slow_tokens_when_fast_done < 10  # lockstep: 20
+    assert views[0].compute_s < views[1].compute_s  # each panel's own time, not the wall time it waited
+
+
+def test_closing_the_run_ends_every_worker():
+    engine = PacedEngine({"sampling": events_for(range(500))}, pace={"sampling": 0.002})
+    stream = run_panels(engine, _requests("sampling", "sampling", "sampling"), every_tokens=1)
+    views = next(stream)
+    assert len(_panel_threads()) == 3
+    stream.close()
+    assert _panel_threads() == []
+    assert not all(v.done for v in views)
+
+
+def test_a_stream_that_raises_ends_its_panel_with_the_error():
+    class Broken(FakeEngine):
+        def stream(self, request, cancel=None):
+            if request.decoder == "boom":
+                raise RuntimeError("no such model")
+            yield from super().stream(request, cancel)
+
+    views = list(run_panels(Broken(scripts()), _requests("boom", "sampling")))[-1]
+    assert views[0].finished.stop_reason == "error" and "no such model" in views[0].finished.error
+    assert views[1].done and len(views[1].tokens) == 6
 
 
 def test_run_panels_folds_every_event_and_ends_with_all_finished():
@@ -85,6 +158,7 @@ def test_cancel_ends_every_panel_promptly():
     assert all(v.finished.stop_reason == "cancelled" for v in views)
     assert all(len(v.tokens) < 20 for v in views)
     assert time.perf_counter() - started < 2
+    assert _panel_threads() == []
 
 
 def test_runs_stop_and_finish_only_touch_their_own_session():
