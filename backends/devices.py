@@ -45,10 +45,17 @@ class Meter:
 
     lm_tokens: int = 0
     reward_tokens: int = 0
+    base_tokens: int = 0  # the preset's base (reference) model, when it is not the policy
 
     def add(self, stack: object, n: int) -> None:
-        if getattr(stack, "role", "lm") == "reward":
+        self.count(getattr(stack, "role", "lm"), n)
+
+    def count(self, role: str, n: int) -> None:
+        """Add n tokens to the line of `role`: "reward", "base", anything else is an LM token."""
+        if role == "reward":
             self.reward_tokens += n
+        elif role == "base":
+            self.base_tokens += n
         else:
             self.lm_tokens += n
 

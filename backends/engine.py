@@ -71,6 +71,11 @@ class Engine:
 
         return self._load("lm", model_id, make)
 
+    def context_length(self, model_id: str) -> int | None:
+        """The context (positions) of a language model already loaded; None if it is not loaded."""
+        lm = self._models.get(("lm", model_id))
+        return lm.max_length if lm is not None else None
+
     def classifier(self, model_id: str, label: str = "0", output: str = "auto") -> SequenceClassifier:
         model, tok = self._load("clf", model_id, lambda: load_pretrained(
             AutoModelForSequenceClassification, model_id, self.device, self.dtype, self.device_map))
@@ -126,7 +131,7 @@ class Engine:
         lm = self.language_model(preset.policy)
         base = self.language_model(preset.base_id)
         prompt_text = request.prompt if request.raw_prompt else format_prompt(preset, request.prompt, lm.tokenizer)
-        prompt_ids = lm.encode(prompt_text)
+        prompt_ids = lm.encode_prompt(prompt_text)
         _check_length(lm, prompt_ids, request.max_new_tokens)
         reward = self.build_reward(request, preset, lm)
         if decoder_cls.needs_reward and reward is None:

@@ -17,17 +17,21 @@ StopReason = Literal["eos", "max_new_tokens", "cancelled", "error"]
 
 @dataclass(frozen=True)
 class Cost:
-    """Work done: tokens the policy/base LMs and the reward models processed, and wall time."""
+    """Work done: tokens the language models (policy, rollout and baseline models) and the reward
+    models processed, wall time, and the preset's base (reference) model's tokens when the base is
+    another model than the policy (the KL and log ratio are read from it; 0 when it is the policy)."""
 
     lm_tokens: int = 0
     reward_tokens: int = 0
     wall_ms: float = 0.0
+    base_tokens: int = 0
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(
             self.lm_tokens + other.lm_tokens,
             self.reward_tokens + other.reward_tokens,
             self.wall_ms + other.wall_ms,
+            self.base_tokens + other.base_tokens,
         )
 
 
@@ -164,8 +168,14 @@ def _clean(value: Any) -> Any:
 
 
 def to_dict(event: Event) -> dict[str, Any]:
-    """A JSON-ready dict with a `"type"` key: token, rollout, note, rewind or finished."""
-    return _clean(dataclasses.asdict(event))
+    """A JSON-ready dict with a `"type"` key: token, rollout, note, rewind or finished.
+
+    A cost's `base_tokens` is written only when non-zero, so traces of runs whose base is the
+    policy keep the three-key cost older readers and stored rows have."""
+    data = _clean(dataclasses.asdict(event))
+    if isinstance(data.get("cost"), dict) and not data["cost"].get("base_tokens"):
+        data["cost"].pop("base_tokens", None)
+    return data
 
 
 def from_dict(data: dict[str, Any]) -> Event:

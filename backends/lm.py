@@ -32,6 +32,13 @@ class CausalStack(Protocol):
         """ids (B, n) -> output (B, D) for the last of the n positions; updates `cache`."""
 
 
+class SequenceStack(CausalStack, Protocol):
+    """A stack that can also return its output at every new position (one forward of a whole text)."""
+
+    def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """ids (B, n) -> output (B, n, D) at each of the n positions; updates `cache`."""
+
+
 def _map_cache(cache: DynamicCache, fn: Callable[[torch.Tensor], torch.Tensor]) -> DynamicCache:
     """A new cache whose every key/value tensor is fn(old); the old cache is left untouched.
 
@@ -60,16 +67,21 @@ class LMState:
     cache: DynamicCache
     last: torch.Tensor  # (B, D)
     meter: Meter
+    role: str | None = None  # the meter line it counts on; None: the stack's own role
 
     @classmethod
-    def prefill(cls, stack: CausalStack, ids: Sequence[int], meter: Meter) -> LMState:
+    def prefill(cls, stack: CausalStack, ids: Sequence[int], meter: Meter, role: str | None = None) -> LMState:
         if len(ids) == 0:
             raise ValueError("prompt: it is empty after tokenization; type some text")
         row = torch.tensor([list(ids)], dtype=torch.long, device=stack.device)  # (1, T)
         cache = DynamicCache()
         last = stack.run(row, cache, 0)
-        meter.add(stack, row.numel())
-        return cls(stack, row, cache, last, meter)
+        state = cls(stack, row, cache, last, meter, role)
+        state._count(row.numel())
+        return state
+
+    def _count(self, n: int) -> None:
+        self.meter.count(self.role or getattr(self.stack, "role", "lm"), n)
 
     @property
     def batch(self) -> int:
@@ -92,18 +104,33 @@ class LMState:
             raise ValueError(f"append: got {new.shape[0]} rows for a state of {self.batch}")
         self.last = self.stack.run(new, self.cache, self.length)
         self.ids = torch.cat([self.ids, new], dim=1)  # (B, T + n)
-        self.meter.add(self.stack, new.numel())
+        self._count(new.numel())
+
+    def extend(self, ids: torch.Tensor | Sequence[Sequence[int]]) -> torch.Tensor:
+        """Feed ids (B, n) in one forward and return the output at every new position (B, n, D).
+
+        Needs a `SequenceStack`. Replaying a finished text costs one call, not one per token.
+        """
+        new = torch.as_tensor(ids, dtype=torch.long, device=self.stack.device)  # (B, n)
+        if new.dim() != 2 or new.shape[0] != self.batch or new.shape[1] == 0:
+            raise ValueError(f"extend: need ({self.batch}, n>0) ids, got {tuple(new.shape)}")
+        out = self.stack.run_all(new, self.cache, self.length)  # (B, n, D)
+        self.last = out[:, -1]
+        self.ids = torch.cat([self.ids, new], dim=1)  # (B, T + n)
+        self._count(new.numel())
+        return out
 
     def fork(self, n: int) -> LMState:
         """Each row repeated n times (row-major: rows of row 0 first), sharing the prefix cache."""
         rep = lambda t: t.repeat_interleave(n, dim=0)  # noqa: E731  (B*n, ...)
-        return LMState(self.stack, rep(self.ids), _map_cache(self.cache, rep), rep(self.last), self.meter)
+        return LMState(self.stack, rep(self.ids), _map_cache(self.cache, rep), rep(self.last), self.meter, self.role)
 
     def select(self, rows: Sequence[int] | torch.Tensor) -> LMState:
         """A new state keeping `rows` (in that order; repeats allowed)."""
         idx = torch.as_tensor(rows, dtype=torch.long, device=self.ids.device)
         pick = lambda t: t.index_select(0, idx.to(t.device))  # noqa: E731
-        return LMState(self.stack, pick(self.ids), _map_cache(self.cache, pick), pick(self.last), self.meter)
+        return LMState(self.stack, pick(self.ids), _map_cache(self.cache, pick), pick(self.last), self.meter,
+                       self.role)
 
     def clone(self) -> LMState:
         return self.select(range(self.batch))
@@ -134,7 +161,8 @@ class LanguageModel:
         if eos is None:
             raise ValueError(f"model {name!r}: its tokenizer defines no end-of-text token")
         self.eos_token_id = int(eos)
-        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])  # rows: may exceed the tokenizer
+        self.n_tokens = min(len(tokenizer), self.vocab_size)  # ids >= n_tokens are padding rows, never drawn
         cfg = model.config
         self.max_length: int | None = getattr(cfg, "n_positions", None) or getattr(
             cfg, "max_position_embeddings", None)
@@ -146,12 +174,17 @@ class LanguageModel:
         b, n = ids.shape
         pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
         mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)  # (B, past + n)
+        kwargs.setdefault("logits_to_keep", 1)
         return self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                          past_key_values=cache, use_cache=True, logits_to_keep=1, **kwargs)
+                          past_key_values=cache, use_cache=True, **kwargs)
 
     def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """ids (B, n) on top of `past` cached positions -> next-token logits (B, V), float32."""
         return self.forward(ids, cache, past).logits[:, -1].float()  # (B, V)
+
+    def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """ids (B, n) -> next-token logits after each of the n positions (B, n, V), float32."""
+        return self.forward(ids, cache, past, logits_to_keep=0).logits.float()  # (B, n, V)
 
     @torch.no_grad()
     def full_logits(self, ids: torch.Tensor) -> torch.Tensor:
@@ -160,12 +193,23 @@ class LanguageModel:
         mask = torch.ones_like(ids)
         return self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits.float()
 
-    def start(self, ids: Sequence[int], meter: Meter | None = None) -> LMState:
-        """Prefill once; every later step reuses this cache."""
-        return LMState.prefill(self, ids, meter if meter is not None else Meter())
+    def start(self, ids: Sequence[int], meter: Meter | None = None, role: str | None = None) -> LMState:
+        """Prefill once; every later step reuses this cache. `role` picks the meter line ("base")."""
+        return LMState.prefill(self, ids, meter if meter is not None else Meter(), role)
 
     def encode(self, text: str) -> list[int]:
+        """Token ids of a piece of text (no special tokens: continuations, parts of prompts)."""
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def encode_prompt(self, text: str) -> list[int]:
+        """Token ids of a whole prompt: with BOS when the tokenizer's own encoding adds one (Llama,
+        Gemma), unless the text already starts with it (a chat template that writes it)."""
+        ids = self.encode(text)
+        bos = self.tokenizer.bos_token_id
+        if bos is None or (ids and ids[0] == bos):
+            return ids
+        probe = list(self.tokenizer("a", add_special_tokens=True)["input_ids"])
+        return [bos, *ids] if probe[:1] == [bos] else ids
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode([int(i) for i in ids if int(i) != self.eos_token_id])
@@ -183,9 +227,10 @@ class LanguageModel:
 
 
 @torch.no_grad()
-def sequence_logprobs(lm: LanguageModel, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
-                      ) -> torch.Tensor:
-    """(N,) sum of log p(continuation tokens | prompt) under `lm`, one uncached batched forward."""
+def sequence_logprobs(lm: LanguageModel, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]],
+                      meter: Meter | None = None, role: str = "reward") -> torch.Tensor:
+    """(N,) sum of log p(continuation tokens | prompt) under `lm`, one uncached batched forward
+    (its tokens, padding included, are counted on `meter`'s `role` line)."""
     if not continuations:
         return torch.zeros(0)
     rows = [list(prompt_ids) + list(c) for c in continuations]
@@ -194,6 +239,8 @@ def sequence_logprobs(lm: LanguageModel, prompt_ids: Sequence[int], continuation
     mask = torch.zeros_like(ids)
     for i, r in enumerate(rows):
         ids[i, : len(r)], mask[i, : len(r)] = torch.tensor(r), 1
+    if meter is not None:
+        meter.count(role, ids.numel())
     logp = lm.model(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float().log_softmax(-1)
     picked = logp[:, :-1].gather(-1, ids[:, 1:, None].to(lm.device)).squeeze(-1).cpu()  # (N, T-1)
     keep = mask[:, 1:].clone()

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 import torch
 
 from backends.config import Config, param
-from backends.decoders.base import DECODERS, DecodeContext, Scores, TokenwiseDecoder, check_k, scatter_scores
-from backends.lm import LMState
+from backends.decoders.base import (
+    DECODERS,
+    DecodeContext,
+    Run,
+    Scores,
+    TokenwiseDecoder,
+    scatter_scores,
+    top_candidates,
+)
 
 
 @dataclass(frozen=True)
@@ -35,11 +42,11 @@ class Args(TokenwiseDecoder):
     def greedy(self) -> bool:
         return self.config.mode == "greedy"
 
-    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
+    def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
         c = self.config
-        top = base_logp.topk(check_k("args.k", c.k, base_logp.shape[-1])).indices  # (k,)
-        reward, parts = scorer.score_candidates(top)  # (k,)
-        score = base_logp[top] + c.w * reward  # (k,)
+        top = top_candidates(ctx, logp, c.k, "args.k")  # (k,)
+        reward, parts = run.scorer.score_candidates(top)  # (k,)
+        score = logp[top] + c.w * reward  # (k,)
         if not self.greedy():
             score = score / c.temperature
-        return Scores(scatter_scores(base_logp, top, score), top, reward, parts)
+        return Scores(scatter_scores(logp, top, score), top, reward, parts)

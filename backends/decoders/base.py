@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 
@@ -22,8 +22,12 @@ from backends.devices import Meter
 from backends.events import Candidate, Cost, Event, Finished, Note, Rollout, TokenStep
 from backends.lm import LanguageModel, LMState
 from backends.registry import Registry
-from backends.rewards import WeightedReward
+from backends.rewards import Reward, WeightedReward
+from backends.rewards.base import RolloutScores
 from backends.sampling import draw, step_stats
+
+if TYPE_CHECKING:
+    from backends.rewards.arm import ArmStack
 
 DECODERS: Registry[type[Decoder]] = Registry("decoder")
 TABLE_ROWS = 10  # candidates kept per step for the inspector
@@ -46,6 +50,32 @@ class GenerationRequest:
     features: bool = False  # also stream FeatureSteps (the preset needs a sparse autoencoder)
 
 
+class Models(Protocol):
+    """The models a decoder may ask for during a run (the Engine implements it)."""
+
+    def language_model(self, model_id: str) -> LanguageModel: ...
+    def arm(self, model_id: str) -> ArmStack: ...
+    def reward_for(self, name: str, preset: Any, lm: LanguageModel, request: GenerationRequest) -> Reward: ...
+
+
+class Scorer(Protocol):
+    """The reward scorer a token-level decoder receives (`WeightedPrefixScorer`): it follows the
+    committed tokens, and counts every reward-model token it feeds on the run's meter."""
+
+    bridged: list[str]  # parts scored through text (another tokenizer): announced by a Note
+
+    def score_candidates(self, cand_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """cand_ids (k,) -> (total (k,), {name: (k,)}) of prefix + each candidate."""
+
+    def score_rollouts(self, cand_ids: torch.Tensor, rollouts: Sequence[Sequence[Sequence[int]]]) -> RolloutScores:
+        """cand_ids (k,), rollouts [k][n] -> rewards (k, n) of prefix + candidate + rollout."""
+
+    def score_sequence(self, ids: Sequence[int]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Rewards (m,) of the prefix after each of `ids`; advances past them."""
+
+    def advance(self, token_id: int) -> None: ...
+
+
 @dataclass
 class DecodeContext:
     """One run's models, reward, prompt, randomness and cancellation flag."""
@@ -61,21 +91,43 @@ class DecodeContext:
     cancel: threading.Event = field(default_factory=threading.Event)
     meter: Meter = field(default_factory=Meter)
     preset: Any = None  # backends.presets.Preset
-    models: Any = None  # the Engine: language_model(id), arm(id), classifier(id, label, output)
+    models: Models | None = None  # the Engine
     started: float = field(default_factory=time.perf_counter)
 
+    def __post_init__(self) -> None:
+        if self.reward is not None:
+            self.reward.bind(self.meter)  # the reward models count on this run's meter
+
     def cost(self, since: Cost | None = None) -> Cost:
-        now = Cost(self.meter.lm_tokens, self.meter.reward_tokens, (time.perf_counter() - self.started) * 1e3)
+        m = self.meter
+        now = Cost(m.lm_tokens, m.reward_tokens, (time.perf_counter() - self.started) * 1e3, m.base_tokens)
         if since is None:
             return now
         return Cost(now.lm_tokens - since.lm_tokens, now.reward_tokens - since.reward_tokens,
-                    now.wall_ms - since.wall_ms)
+                    now.wall_ms - since.wall_ms, now.base_tokens - since.base_tokens)
 
-    def finished(self, ids: list[int], stop: str, **extra: Any) -> Finished:
-        """The closing event: final text, its reward under the mixture, totals."""
+    def scorer(self) -> Scorer | None:
+        """The mixture's token-level scorer from the prompt (None without a reward)."""
+        if self.reward is None:
+            return None
+        return self.reward.prefix_scorer(self.prompt_text, self.prompt_ids, self.lm)
+
+    def base_state(self, policy_ids: Sequence[int]) -> LMState | None:
+        """The preset's base model at the user's prompt (its own cache and meter line), or None when
+        it is the policy reading the same ids (then the policy's own log-probs are the base's)."""
+        if self.base is self.lm and list(policy_ids) == list(self.prompt_ids):
+            return None
+        if self.base.vocab() != self.lm.vocab():
+            raise ConfigError("preset.base", self.base.name, f"its tokenizer differs from the policy {self.lm.name}'s")
+        return self.base.start(self.prompt_ids, self.meter, role="base")
+
+    def finished(self, ids: list[int], stop: str, known: tuple[float, dict[str, float]] | None = None,
+                 **extra: Any) -> Finished:
+        """The closing event: final text, its reward under the mixture (`known` when the decoder
+        already scored this very text), totals."""
         text = self.lm.decode(ids)
-        reward, parts = None, {}
-        if self.reward is not None:
+        reward, parts = known if known is not None else (None, {})
+        if self.reward is not None and known is None:
             total, by_name = self.reward.score_parts(self.prompt_text, [text])
             reward, parts = float(total[0]), {k: float(v[0]) for k, v in by_name.items()}
         cost = self.cost()
@@ -121,80 +173,103 @@ class Scores:
     rollouts: list[Rollout] = field(default_factory=list)  # emitted before the step, `kept` for the chosen
 
 
+@dataclass
+class Run:
+    """One run's mutable state, made by `begin` and handed to every later call (a decoder object is
+    shared by runs and threads, so nothing of a run lives on it). Subclasses add their own fields."""
+
+    policy: LMState  # (1 row) the policy at the prompt + committed tokens
+    base: LMState | None  # (1 row) the preset's base model at the same point; None: it is the policy
+    scorer: Scorer | None
+    prompt_ids: list[int]  # what the policy is conditioned on
+    ids: list[int] = field(default_factory=list)  # committed tokens
+
+
 class TokenwiseDecoder(Decoder):
-    """Owns the loop; subclasses implement `scores` (and may set `greedy`)."""
+    """Owns the loop; subclasses implement `scores` (and may set `greedy`, `begin`, `commit`)."""
 
     def greedy(self) -> bool:
         return False
 
-    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
-        """base_logp (V,) of the base at this step -> the decoder's Scores."""
+    def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
+        """logp (V,): the policy's log-probs at this step -> the decoder's Scores."""
         raise NotImplementedError
 
-    def prompt_ids(self, ctx: DecodeContext) -> list[int]:
-        """What the policy is conditioned on (DeAL may prepend an instruction)."""
-        return ctx.prompt_ids
+    def begin(self, ctx: DecodeContext) -> Run:
+        """The run's state: the policy prefilled with the prompt, the base, the reward scorer."""
+        return self.start_run(ctx, ctx.prompt_ids, Run)
 
-    def begin(self, ctx: DecodeContext) -> None:
-        """Called once before the first step (TQ* loads and prefills its baseline here)."""
+    def start_run(self, ctx: DecodeContext, prompt_ids: list[int], cls: type[Run], **extra: Any) -> Run:
+        return cls(policy=ctx.lm.start(prompt_ids, ctx.meter), base=ctx.base_state(prompt_ids),
+                   scorer=self.make_scorer(ctx), prompt_ids=prompt_ids, **extra)
 
-    def commit(self, ctx: DecodeContext, token: int, verdict: Scores) -> None:
-        """Called once the token is chosen (TQ* moves its baseline's cache along)."""
+    def commit(self, ctx: DecodeContext, run: Run, token: int, verdict: Scores) -> None:
+        """Called once the token is chosen, after the policy, base and scorer moved on."""
 
-    def make_scorer(self, ctx: DecodeContext):
+    def make_scorer(self, ctx: DecodeContext) -> Scorer | None:
         """The token-level reward scorer the loop advances (None without a reward)."""
-        if ctx.reward is None:
-            return None
-        return ctx.reward.prefix_scorer(ctx.prompt_text, ctx.prompt_ids, ctx.lm, ctx.meter)
+        return ctx.scorer()
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
-        self.begin(ctx)
-        state = ctx.lm.start(self.prompt_ids(ctx), ctx.meter)
-        scorer = self.make_scorer(ctx)
-        if getattr(scorer, "bridged", None):
-            yield Note(f"text bridge for {', '.join(scorer.bridged)}: its tokenizer differs from the policy's (or "
-                       "it reads no prompt), so each candidate is decoded and re-encoded; reward tokens are counted")
-        ids: list[int] = []
+        run = self.begin(ctx)
+        if getattr(run.scorer, "bridged", None):
+            yield Note(f"text bridge for {', '.join(run.scorer.bridged)}: its tokenizer differs from the policy's "
+                       "(or it reads no prompt), so each candidate is decoded and re-encoded; reward tokens are "
+                       "counted")
         stop = "max_new_tokens"
         for index in range(ctx.max_new_tokens):
             if ctx.cancel.is_set():
                 stop = "cancelled"
                 break
             before = ctx.cost()  # a step's cost: scoring, tracing, and feeding the chosen token
-            base_logp = state.logits()[0].log_softmax(-1)  # (V,)
-            verdict = self.scores(ctx, state, base_logp, scorer)
+            logp = run.policy.logits()[0].log_softmax(-1)  # (V,)
+            base_logp = logp if run.base is None else run.base.logits()[0].log_softmax(-1)  # (V,)
+            verdict = self.scores(ctx, run, logp)
             token = int(draw(verdict.scores[None], ctx.rng, self.greedy())[0])
-            step = self._step(ctx, index, token, ids, base_logp, verdict, scorer)
-            ids.append(token)
-            if scorer is not None:
-                scorer.advance(token)
-            state = _advance(state, token, verdict, ctx.lm.eos_token_id)
-            self.commit(ctx, token, verdict)
+            step = self._step(ctx, run, index, token, base_logp, verdict)
+            self._advance(ctx, run, token, verdict)
+            self.commit(ctx, run, token, verdict)
             for rollout in verdict.rollouts:
                 yield dataclasses.replace(rollout, kept=rollout.candidate == token)
             yield dataclasses.replace(step, cost=ctx.cost(before))
             if token == ctx.lm.eos_token_id:
                 stop = "eos"
                 break
-        yield ctx.finished(ids, stop, config=self.describe())
+        yield ctx.finished(run.ids, stop, config=self.describe())
 
-    def _step(self, ctx: DecodeContext, index: int, token: int, ids: list[int], base_logp: torch.Tensor,
-              v: Scores, scorer) -> TokenStep:
+    def _step(self, ctx: DecodeContext, run: Run, index: int, token: int, base_logp: torch.Tensor,
+              v: Scores) -> TokenStep:
         logp_dec, kl, entropy = step_stats(base_logp, v.scores, self.greedy(), token)
         cands = v.candidates.tolist()
         if v.reward is not None and token in cands:
             row = cands.index(token)
             reward, parts = float(v.reward[row]), {k: float(p[row]) for k, p in v.parts.items()}
-        elif scorer is not None:  # trace the chosen token's reward (costs one reward step)
-            total, by_name = scorer.score_candidates(torch.tensor([token]))
+        elif run.scorer is not None:  # trace the chosen token's reward (costs one reward step)
+            total, by_name = run.scorer.score_candidates(torch.tensor([token]))
             reward, parts = float(total[0]), {k: float(p[0]) for k, p in by_name.items()}
         else:
             reward, parts = None, {}
         value = None if v.value is None or token not in cands else float(v.value[cands.index(token)])
         return TokenStep(
-            index=index, token_id=token, text=token_piece(ctx.lm, ids, token), logprob_base=float(base_logp[token]),
-            logprob_decoder=logp_dec, reward=reward, reward_parts=parts, value=value, kl=kl, entropy=entropy,
-            candidates=self._table(ctx, v, base_logp))
+            index=index, token_id=token, text=token_piece(ctx.lm, run.ids, token),
+            logprob_base=float(base_logp[token]), logprob_decoder=logp_dec, reward=reward, reward_parts=parts,
+            value=value, kl=kl, entropy=entropy, candidates=self._table(ctx, v, base_logp))
+
+    @staticmethod
+    def _advance(ctx: DecodeContext, run: Run, token: int, verdict: Scores) -> None:
+        """Policy, base and scorer after `token` (a candidate row that already fed it is reused)."""
+        run.ids.append(token)
+        if run.scorer is not None:
+            run.scorer.advance(token)
+        if token == ctx.lm.eos_token_id:
+            return
+        cands = verdict.candidates.tolist()
+        if verdict.states is not None and token in cands:
+            run.policy = verdict.states.select([cands.index(token)])
+        else:
+            run.policy.append([token])
+        if run.base is not None:
+            run.base.append([token])
 
     @staticmethod
     def _table(ctx: DecodeContext, v: Scores, base_logp: torch.Tensor) -> tuple[Candidate, ...]:
@@ -207,17 +282,6 @@ class TokenwiseDecoder(Decoder):
                 reward=None if v.reward is None else float(v.reward[i]),
                 value=None if v.value is None else float(v.value[i]), score=float(v.scores[tok])))
         return tuple(rows)
-
-
-def _advance(state: LMState, token: int, verdict: Scores, eos: int) -> LMState:
-    """The policy state after `token`: a candidate row already fed it, else feed it now."""
-    if token == eos:
-        return state
-    cands = verdict.candidates.tolist()
-    if verdict.states is not None and token in cands:
-        return verdict.states.select([cands.index(token)])
-    state.append([token])
-    return state
 
 
 def token_piece(lm: LanguageModel, ids: list[int], token: int) -> str:
@@ -233,6 +297,15 @@ def check_k(name: str, k: int, vocab: int) -> int:
     if k > vocab:
         raise ConfigError(name, k, f"larger than the vocabulary ({vocab} tokens)")
     return k
+
+
+def top_candidates(ctx: DecodeContext, logits: torch.Tensor, k: int, name: str) -> torch.Tensor:
+    """The top-k ids (k,) of logits (V,), never a padding row of an embedding matrix larger than the
+    tokenizer (Qwen2.5: 151,936 rows for 151,665 tokens)."""
+    check_k(name, k, ctx.lm.n_tokens)
+    if logits.shape[-1] > ctx.lm.n_tokens:
+        logits = logits[: ctx.lm.n_tokens]  # (n_tokens,)
+    return logits.topk(k).indices  # (k,)
 
 
 def scatter_scores(like: torch.Tensor, ids: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -20,14 +20,15 @@ from backends.decoders.base import (
     DECODERS,
     DecodeContext,
     Decoder,
+    Run,
     Scores,
     TokenwiseDecoder,
-    check_k,
     scatter_scores,
-    token_piece,
+    top_candidates,
 )
-from backends.decoders.rollouts import look_ahead, rollout_events, sample_batch
-from backends.events import Event, Rollout, TokenStep
+from backends.decoders.rollouts import Lookahead, look_ahead, rollout_events, sample_batch
+from backends.decoders.sequence import Replay, score_texts
+from backends.events import Event, Rollout
 from backends.lm import LMState
 from backends.sampling import SamplingParams
 
@@ -50,26 +51,28 @@ class ValueGuided(TokenwiseDecoder):
     def greedy(self) -> bool:
         return self.config.mode == "greedy"
 
-    def rollout_state(self, ctx: DecodeContext, state: LMState) -> LMState:
-        return state
+    def rollout_len(self) -> int:
+        return self.config.rollout_len
 
-    def q_values(self, ctx: DecodeContext, look) -> torch.Tensor:
+    def rollout_state(self, run: Run) -> LMState:
+        return run.policy
+
+    def q_values(self, ctx: DecodeContext, run: Run, cands: torch.Tensor, look: Lookahead) -> torch.Tensor:
         return look.total.mean(-1)  # (k,)
 
-    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
+    def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
         c = self.config
-        top = base_logp.topk(check_k(f"{self.name}.k", c.k, base_logp.shape[-1])).indices  # (k,)
-        prefix = state.ids[0, len(self.prompt_ids(ctx)):].tolist()
-        params = SamplingParams(temperature=c.rollout_temperature)
-        roller = self.rollout_state(ctx, state)
-        look = look_ahead(ctx, roller, prefix, top, c.rollouts, c.rollout_len, params)
-        q = self.q_values(ctx, look)  # (k,)
-        score = base_logp[top] + c.lam * q
+        top = top_candidates(ctx, logp, c.k, f"{self.name}.k")  # (k,)
+        roller = self.rollout_state(run)
+        look = look_ahead(ctx, roller, run.scorer, top, c.rollouts, self.rollout_len(),
+                          SamplingParams(temperature=c.rollout_temperature))
+        q = self.q_values(ctx, run, top, look)  # (k,)
+        score = logp[top] + c.lam * q
         if not self.greedy():
             score = score / c.temperature
-        return Scores(scatter_scores(base_logp, top, score), top, value=q,
-                      states=look.states if roller is state else None, rollout_states=look.states,
-                      rollouts=rollout_events(int(state.length - len(self.prompt_ids(ctx))), top, look))
+        return Scores(scatter_scores(logp, top, score), top, reward=look.cand_total, parts=look.cand_parts or {},
+                      value=q, states=look.states if roller is run.policy else None, rollout_states=look.states,
+                      rollouts=rollout_events(len(run.ids), top, look))
 
 
 @DECODERS.register("cd")
@@ -96,30 +99,23 @@ class BlockwiseCD(Decoder):
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         c, eos = self.config, ctx.lm.eos_token_id
-        state, ids, stop, block = ctx.lm.start(ctx.prompt_ids, ctx.meter), [], "max_new_tokens", 0
+        replay = Replay(ctx, ctx.lm.start(ctx.prompt_ids, ctx.meter), c)  # follows the kept blocks
+        ids, stop, block = replay.ids, "max_new_tokens", 0
         while len(ids) < ctx.max_new_tokens and stop == "max_new_tokens":
             if ctx.cancel.is_set():
                 stop = "cancelled"
                 break
             m = min(c.block_len, ctx.max_new_tokens - len(ids))
-            fork = state.fork(c.blocks)
-            samples = sample_batch(fork, c, m, ctx.rng, eos, ctx.cancel, with_stats=True)
-            texts = [ctx.lm.decode(ids + s.ids) for s in samples]
-            ctx.meter.reward_tokens += ctx.reward.tokens_processed(ctx.prompt_text, texts)
-            total, parts = ctx.reward.score_parts(ctx.prompt_text, texts)
+            samples = sample_batch(replay.policy.fork(c.blocks), c, m, ctx.rng, eos, ctx.cancel)
+            total, parts = score_texts(ctx, [ctx.lm.decode(ids + s.ids) for s in samples])
             best = int(total.argmax())
             for j, s in enumerate(samples):
                 yield Rollout(group=block, index=j, text=ctx.lm.decode(s.ids), reward=float(total[j]),
-                              reward_parts={n: float(p[j]) for n, p in parts.items()}, kept=j == best, step=len(ids))
-            chosen = samples[best]
-            for tok, (lp_base, lp_dec, kl, ent) in zip(chosen.ids, chosen.stats, strict=True):
-                yield TokenStep(index=len(ids), token_id=tok, text=token_piece(ctx.lm, ids, tok), logprob_base=lp_base,
-                                logprob_decoder=lp_dec, reward=float(total[best]), value=float(total[best]), kl=kl,
-                                entropy=ent)
-                ids.append(tok)
-            if chosen.ids and chosen.ids[-1] == eos:
-                stop = "eos"
-            else:
-                state.append(torch.tensor([chosen.ids]))
+                              reward_parts={n: float(p[j]) for n, p in parts.items()}, kept=j == best,
+                              step=len(ids), length=len(s.ids))
+            chosen = samples[best].ids
+            last = chosen[-1:] == [eos] or len(ids) + len(chosen) >= ctx.max_new_tokens
+            yield from replay.steps(chosen, value=float(total[best]), final=last)
+            stop = "eos" if chosen[-1:] == [eos] else ("cancelled" if not chosen else stop)
             block += 1
-        yield ctx.finished(ids, stop, config=self.describe())
+        yield ctx.finished(list(ids), stop, config=self.describe())

@@ -15,9 +15,16 @@ from dataclasses import dataclass
 import torch
 
 from backends.config import Config, ConfigError, param
-from backends.decoders.base import DECODERS, DecodeContext, Scores, TokenwiseDecoder, check_k, scatter_scores
+from backends.decoders.base import (
+    DECODERS,
+    DecodeContext,
+    Run,
+    Scores,
+    TokenwiseDecoder,
+    scatter_scores,
+    top_candidates,
+)
 from backends.decoders.rollouts import look_ahead, rollout_events
-from backends.lm import LMState
 from backends.presets import format_prompt
 from backends.sampling import SamplingParams
 
@@ -36,6 +43,11 @@ class DealConfig(Config):
             raise ConfigError("deal.instruction", self.instruction[:30] + "...", "at most 1000 characters")
 
 
+@dataclass
+class DealRun(Run):
+    logp_prefix: float = 0.0  # log P(y<=t | x) of the committed prefix
+
+
 @DECODERS.register("deal")
 class Deal(TokenwiseDecoder):
     Config = DealConfig
@@ -46,32 +58,28 @@ class Deal(TokenwiseDecoder):
     def greedy(self) -> bool:
         return True
 
-    def begin(self, ctx: DecodeContext) -> None:
-        self._logp_prefix = 0.0
-        self._ids = self._instructed_ids(ctx) if self.config.instruction.strip() else ctx.prompt_ids
-
-    def prompt_ids(self, ctx: DecodeContext) -> list[int]:
-        return self._ids
+    def begin(self, ctx: DecodeContext) -> DealRun:
+        ids = self._instructed_ids(ctx) if self.config.instruction.strip() else ctx.prompt_ids
+        return self.start_run(ctx, ids, DealRun)
 
     def _instructed_ids(self, ctx: DecodeContext) -> list[int]:
         text = f"{self.config.instruction.strip()} {ctx.request.prompt}"
-        ids = ctx.lm.encode(format_prompt(ctx.preset, text, ctx.lm.tokenizer) if ctx.preset else text)
+        ids = ctx.lm.encode_prompt(format_prompt(ctx.preset, text, ctx.lm.tokenizer) if ctx.preset else text)
         if ctx.lm.max_length and len(ids) + ctx.max_new_tokens > ctx.lm.max_length:
             raise ConfigError("deal.instruction", self.config.instruction,
                               f"with it the prompt takes {len(ids)} of {ctx.lm.max_length} tokens, too few remain")
         return ids
 
-    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
+    def scores(self, ctx: DecodeContext, run: DealRun, logp: torch.Tensor) -> Scores:
         c = self.config
-        top = base_logp.topk(check_k("deal.k", c.k, base_logp.shape[-1])).indices  # (k,)
-        prefix = state.ids[0, len(self.prompt_ids(ctx)):].tolist()
-        look = look_ahead(ctx, state, prefix, top, 1, c.lookahead, GREEDY)
+        top = top_candidates(ctx, logp, c.k, "deal.k")  # (k,)
+        look = look_ahead(ctx, run.policy, run.scorer, top, 1, c.lookahead, GREEDY)
         h = look.total[:, 0]  # (k,)
-        score = self._logp_prefix + base_logp[top] + c.lam * h
-        return Scores(scatter_scores(base_logp, top, score), top, value=h, states=look.states,
-                      rollouts=rollout_events(len(prefix), top, look))
+        score = run.logp_prefix + logp[top] + c.lam * h
+        return Scores(scatter_scores(logp, top, score), top, reward=look.cand_total, parts=look.cand_parts or {},
+                      value=h, states=look.states, rollouts=rollout_events(len(run.ids), top, look))
 
-    def commit(self, ctx: DecodeContext, token: int, verdict: Scores) -> None:
+    def commit(self, ctx: DecodeContext, run: DealRun, token: int, verdict: Scores) -> None:
         """log P(y<=t | x) of the chosen prefix: its score less the heuristic term."""
         row = verdict.candidates.tolist().index(token)
-        self._logp_prefix = float(verdict.scores[token] - self.config.lam * verdict.value[row])
+        run.logp_prefix = float(verdict.scores[token] - self.config.lam * verdict.value[row])

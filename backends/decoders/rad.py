@@ -13,8 +13,15 @@ from dataclasses import dataclass
 import torch
 
 from backends.config import Config, param
-from backends.decoders.base import DECODERS, DecodeContext, Scores, TokenwiseDecoder, check_k, scatter_scores
-from backends.lm import LMState
+from backends.decoders.base import (
+    DECODERS,
+    DecodeContext,
+    Run,
+    Scores,
+    TokenwiseDecoder,
+    scatter_scores,
+    top_candidates,
+)
 
 
 @dataclass(frozen=True)
@@ -33,11 +40,11 @@ class Rad(TokenwiseDecoder):
     summary = "RAD: top-k logits + beta * clamp(reward, 0, 1), sampled."
     paper = "Deng & Raffel, EMNLP 2023, arXiv 2310.09520"
 
-    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
+    def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
         c = self.config
-        logits = state.logits()[0]  # (V,)
-        top = logits.topk(check_k("rad.k", c.k, logits.shape[-1])).indices  # (k,)
-        reward, parts = scorer.score_candidates(top)  # (k,)
+        logits = run.policy.logits()[0]  # (V,)
+        top = top_candidates(ctx, logits, c.k, f"{self.name}.k")  # (k,)
+        reward, parts = run.scorer.score_candidates(top)  # (k,)
         r = reward.clamp(0.0, 1.0)
         if c.inverse:
             r = 1.0 - r

@@ -65,15 +65,16 @@ class Lookahead:
     total: torch.Tensor  # (k, n) weighted reward of prefix + candidate + rollout
     parts: dict[str, torch.Tensor]  # name -> (k, n)
     texts: list[list[str]]  # [k][n] the rollout continuations (candidate included)
-    full: list[str]  # k * n whole continuations (prefix + candidate + rollout), row-major
+    cand_total: torch.Tensor | None = None  # (k,) reward of prefix + candidate, where it came for free
+    cand_parts: dict[str, torch.Tensor] | None = None
 
 
-def look_ahead(ctx, state: LMState, prefix: list[int], cands: torch.Tensor, n: int, length: int,
-               params: SamplingParams) -> Lookahead:
+def roll_out(ctx, state: LMState, cands: torch.Tensor, n: int, length: int, params: SamplingParams
+             ) -> tuple[LMState, list[list[Sample]]]:
     """Feed each candidate (k tokens), then continue it n times for up to `length` more tokens.
 
     `state` is the rollout model at the prefix (one row) and is not changed. A candidate that is
-    EOS ends the text and gets empty rollouts. Every text is scored under the weighted reward.
+    EOS ends the text and gets empty rollouts. Returns the k candidate rows and the samples [k][n].
     """
     k, eos = len(cands), ctx.lm.eos_token_id
     expanded = state.fork(k)
@@ -85,12 +86,17 @@ def look_ahead(ctx, state: LMState, prefix: list[int], cands: torch.Tensor, n: i
         drawn = sample_batch(rows, params, length, ctx.rng, eos, ctx.cancel)
         for j, sample in enumerate(drawn):
             samples[live[j // n]][j % n] = sample
+    return expanded, samples
+
+
+def look_ahead(ctx, state: LMState, scorer, cands: torch.Tensor, n: int, length: int,
+               params: SamplingParams) -> Lookahead:
+    """`roll_out`, then score every prefix + candidate + rollout with `scorer` (the run's reward
+    scorer at the prefix: a cached reward model forks its prefix and reads only the new tokens)."""
+    expanded, samples = roll_out(ctx, state, cands, n, length, params)
+    scored = scorer.score_rollouts(cands, [[s.ids for s in row] for row in samples])
     texts = [[ctx.lm.decode([c, *s.ids]) for s in row] for c, row in zip(cands.tolist(), samples, strict=True)]
-    full = [ctx.lm.decode(prefix) + t for row in texts for t in row]
-    ctx.meter.reward_tokens += ctx.reward.tokens_processed(ctx.prompt_text, full)
-    total, parts = ctx.reward.score_parts(ctx.prompt_text, full)
-    shape = (k, n)
-    return Lookahead(expanded, samples, total.view(shape), {m: p.view(shape) for m, p in parts.items()}, texts, full)
+    return Lookahead(expanded, samples, scored.total, scored.parts, texts, scored.cand_total, scored.cand_parts)
 
 
 def rollout_events(step: int, cands: torch.Tensor, look: Lookahead, values: torch.Tensor | None = None) -> list:

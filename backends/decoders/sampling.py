@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.decoders.base import DECODERS, DecodeContext, Scores, TokenwiseDecoder
-from backends.lm import LMState
+from backends.decoders.base import DECODERS, DecodeContext, Run, Scores, TokenwiseDecoder
 from backends.sampling import SamplingParams, process
 
 
@@ -29,7 +28,7 @@ class Sampling(TokenwiseDecoder):
     def greedy(self) -> bool:
         return self.config.temperature == 0
 
-    def scores(self, ctx: DecodeContext, state: LMState, base_logp: torch.Tensor, scorer) -> Scores:
-        scores = process(state.logits(), state.ids, self.config)[0]  # (V,)
+    def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
+        scores = process(run.policy.logits(), run.policy.ids, self.config)[0]  # (V,)
         support = torch.isfinite(scores).nonzero().squeeze(1)  # (k,)
         return Scores(scores=scores, candidates=support)

@@ -66,6 +66,13 @@ class ArmStack:
         return h[:, -1]  # (B, H)
 
     @torch.no_grad()
+    def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        b, n = ids.shape
+        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
+        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
+        return self.model.hidden(ids, mask, position_ids=pos, past_key_values=cache, use_cache=True)  # (B, n, H)
+
+    @torch.no_grad()
     def score_candidates(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """h (1, H), ids (k,) -> (k,) calibrated rewards of prefix + each candidate."""
         return self.model.candidate_logits(h, ids.to(self.device)[None])[0].float().sigmoid().cpu()
@@ -85,6 +92,18 @@ class ArmPrefixScorer:
 
     def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
         return self.stack.score_candidates(self.state.logits(), cand_ids)  # (k,)
+
+    def score_rollouts(self, cand_ids, rollouts):
+        raise NotImplementedError("an ARM head scores next tokens only; rollouts need a full reward model")
+
+    def score_sequence(self, ids: Sequence[int]) -> torch.Tensor:
+        """Rewards (m,) of the prefix after each of `ids`: each token scored from the hidden state before it."""
+        before = self.state.logits()  # (1, H)
+        after = self.state.extend([list(ids)])[0]  # (m, H)
+        h = torch.cat([before, after[:-1]])  # (m, H)  the state each token is read from
+        with torch.no_grad():
+            logits = self.stack.model.candidate_logits(h, torch.tensor(list(ids), device=h.device)[:, None])
+        return logits[:, 0].float().sigmoid().cpu()  # (m,)
 
     def advance(self, token_id: int) -> None:
         self.state.append([int(token_id)])

@@ -18,7 +18,7 @@ from transformers import DynamicCache
 from backends.config import Config, ConfigError, param
 from backends.devices import Meter
 from backends.lm import LanguageModel, LMState
-from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, TextPrefixScorer
+from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, RolloutScores, TextPrefixScorer
 
 OUTPUTS = ("auto", "sigmoid", "softmax", "raw")
 
@@ -38,7 +38,7 @@ class SequenceClassifier:
         if output not in OUTPUTS[1:]:
             raise ConfigError(f"{name}.output", output, f"must be one of {', '.join(OUTPUTS)}")
         self.output = output
-        self.causal = bool(getattr(cfg, "is_decoder", False) or cfg.model_type in CAUSAL_TYPES)
+        self.causal = is_causal(cfg)
         self.max_length = getattr(cfg, "n_positions", None) or getattr(cfg, "max_position_embeddings", 512)
 
     @staticmethod
@@ -69,13 +69,26 @@ class SequenceClassifier:
         return self.model.score(hidden[:, -1])  # (B, L)
 
     @torch.no_grad()
-    def score_texts(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """(N,) values; long texts keep their end (left truncation)."""
+    def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """SequenceStack: ids (B, n) -> raw head output (B, n, L) at every new position."""
+        b, n = ids.shape
+        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
+        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
+        hidden = self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                       past_key_values=cache, use_cache=True).last_hidden_state
+        return self.model.score(hidden)  # (B, n, L)
+
+    @torch.no_grad()
+    def score_texts(self, texts: Sequence[str], batch_size: int = 32, meter: Meter | None = None) -> torch.Tensor:
+        """(N,) values; long texts keep their end (left truncation). Fed tokens (padding included)
+        are counted on `meter`."""
         out = []
         self.tokenizer.truncation_side = "left"
         for i in range(0, len(texts), batch_size):
             enc = self.tokenizer(list(texts[i:i + batch_size]), return_tensors="pt", padding=True,
                                  truncation=True, max_length=self.max_length).to(self.device)
+            if meter is not None:
+                meter.count("reward", enc["input_ids"].numel())
             out.append(self.transform(self._head(enc)).cpu())
         return torch.cat(out) if out else torch.zeros(0)
 
@@ -92,16 +105,32 @@ class SequenceClassifier:
         return self.causal and self.tokenizer.get_vocab() == lm.vocab()
 
 
-CAUSAL_TYPES = {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "phi3", "opt"}
+def is_causal(cfg) -> bool:
+    """A decoder-only trunk (its head can be read at the last position of a cached state), told by
+    the config: declared a decoder, architectures ending in ForCausalLM, or a model type transformers
+    maps to a causal LM and not to a masked LM (BERT-likes have both)."""
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
+
+    if getattr(cfg, "is_decoder", False) or any(a.endswith("ForCausalLM") for a in cfg.architectures or ()):
+        return True
+    kind = getattr(cfg, "model_type", "")
+    return kind in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and kind not in MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 
 class CachedPrefixScorer:
-    """RAD's fast path: the reward model's cache follows the chosen token; k new tokens a step."""
+    """RAD's fast path: the reward model's cache follows the chosen token; k new tokens a step.
+
+    Rollouts are scored from the same cache: fork it to the k candidates, feed only candidate +
+    rollout tokens (rows padded to one length, each read at its own last token).
+    """
 
     bridge = False
 
-    def __init__(self, clf: SequenceClassifier, prompt_ids: Sequence[int], meter: Meter):
-        self.clf = clf
+    def __init__(self, clf: SequenceClassifier, prompt_ids: Sequence[int], meter: Meter, eos: int):
+        self.clf, self.eos = clf, eos
         self.state = LMState.prefill(clf, prompt_ids, meter)
         self._forked: tuple[LMState, list[int]] | None = None
 
@@ -111,6 +140,32 @@ class CachedPrefixScorer:
         forked.append(torch.tensor(cands))
         self._forked = (forked, cands)
         return self.clf.transform(forked.logits()).cpu()  # (k,)
+
+    def score_rollouts(self, cand_ids: torch.Tensor, rollouts: Sequence[Sequence[Sequence[int]]]) -> RolloutScores:
+        cands = [int(c) for c in cand_ids.tolist()]
+        cand = self.score_candidates(cand_ids)  # (k,)  forks the prefix to the k candidates
+        n = max(len(rows) for rows in rollouts)
+        total = cand[:, None].repeat(1, n)  # (k, n)  a rollout that adds nothing reads the candidate row
+        if self.eos in cands:  # an EOS candidate ends the text: its reward is the prefix's own
+            total[cands.index(self.eos)] = self.clf.transform(self.state.logits()).cpu()[0]
+        rows = [(i, j, _until_eos(r, self.eos)) for i, c in enumerate(cands) if c != self.eos
+                for j, r in enumerate(rollouts[i])]
+        rows = [row for row in rows if row[2]]
+        if rows:
+            width = max(len(r) for _, _, r in rows)
+            padded = torch.tensor([r + [self.eos] * (width - len(r)) for _, _, r in rows])  # (R, width)
+            grown = self._forked[0].select([i for i, _, _ in rows])
+            heads = grown.extend(padded)  # (R, width, L)
+            last = torch.tensor([len(r) - 1 for _, _, r in rows])  # (R,)
+            values = self.clf.transform(heads[torch.arange(len(rows)), last]).cpu()  # (R,)
+            for (i, j, _), v in zip(rows, values.tolist(), strict=True):
+                total[i, j] = v
+        return RolloutScores(total, {}, cand)
+
+    def score_sequence(self, ids: Sequence[int]) -> torch.Tensor:
+        self._forked = None
+        heads = self.state.extend([list(ids)])[0]  # (m, L)
+        return self.clf.transform(heads).cpu()  # (m,)
 
     def advance(self, token_id: int) -> None:
         if self._forked is not None and int(token_id) in self._forked[1]:
@@ -147,16 +202,12 @@ class ModelReward(Reward):
 
     def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
         texts = [(prompt if self.include_prompt else "") + c for c in continuations]
-        return self.clf.score_texts(texts)
+        return self.clf.score_texts(texts, meter=self.meter)
 
     def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel, meter: Meter):
         if self.include_prompt and self.clf.shares_tokenizer(lm):
-            return CachedPrefixScorer(self.clf, prompt_ids, meter)
-        return TextPrefixScorer(self, prompt, lm, meter)
-
-    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
-        prefix = prompt if self.include_prompt else ""
-        return sum(len(self.clf.tokenizer(prefix + c)["input_ids"]) for c in continuations)
+            return CachedPrefixScorer(self.clf, prompt_ids, meter, lm.eos_token_id)
+        return TextPrefixScorer(self, prompt, lm)
 
 
 @REWARDS.register("sentiment")
@@ -187,3 +238,13 @@ class HelpfulnessReward(ModelReward):
 @REWARDS.register("harmlessness")
 class HarmlessnessReward(ModelReward):
     help = "Harmlessness from the preset's safety reward model (hub presets)."
+
+
+def _until_eos(ids: Sequence[int], eos: int) -> list[int]:
+    """The tokens a text is made of: everything before the first EOS."""
+    out = []
+    for i in ids:
+        if int(i) == eos:
+            break
+        out.append(int(i))
+    return out

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from backends.config import Config, ConfigError, param
+from backends.devices import Meter
 from backends.rewards.base import REWARDS, Reward, RewardContext
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
@@ -57,12 +58,14 @@ class SentenceEmbedder:
         self.device = next(model.parameters()).device
 
     @torch.no_grad()
-    def embed(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
-        """(N,) texts -> (N, D) unit vectors."""
+    def embed(self, texts: Sequence[str], batch_size: int = 32, meter: Meter | None = None) -> torch.Tensor:
+        """(N,) texts -> (N, D) unit vectors; fed tokens (padding included) are counted on `meter`."""
         out = []
         for i in range(0, len(texts), batch_size):
             enc = self.tokenizer([t or " " for t in texts[i:i + batch_size]], return_tensors="pt", padding=True,
                                  truncation=True, max_length=256).to(self.device)
+            if meter is not None:
+                meter.count("reward", enc["input_ids"].numel())
             hidden = self.model(**enc).last_hidden_state.float()  # (B, T, D)
             mask = enc["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, D)
@@ -96,9 +99,6 @@ class PreferenceSimilarity(Reward):
         targets = [config.preference] if config.preference.strip() else list(config.exemplars)
         self.targets = self.embedder.embed(targets)  # (M, D)
 
-    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
-        return sum(len(self.embedder.tokenizer(c or " ")["input_ids"]) for c in continuations)
-
     def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
-        sims = self.embedder.embed(list(continuations)) @ self.targets.T  # (N, M)
+        sims = self.embedder.embed(list(continuations), meter=self.meter) @ self.targets.T  # (N, M)
         return sims.mean(-1)

@@ -43,15 +43,11 @@ class ImplicitDpoReward(Reward):
             raise ConfigError("dpo_implicit.aligned", aligned,
                               f"its tokenizer differs from the reference {reference}'s")
 
-    def tokens_processed(self, prompt: str, continuations: Sequence[str]) -> int:
-        n = len(self.aligned.encode(prompt))
-        return 2 * sum(n + len(self.aligned.encode(c)) for c in continuations)
-
     def score(self, prompt: str, continuations: Sequence[str]) -> torch.Tensor:
         prompt_ids = self.aligned.encode(prompt)
         conts = [self.aligned.encode(c) for c in continuations]
-        ratio = (sequence_logprobs(self.aligned, prompt_ids, conts)
-                 - sequence_logprobs(self.reference, prompt_ids, conts))
+        ratio = (sequence_logprobs(self.aligned, prompt_ids, conts, self.meter)
+                 - sequence_logprobs(self.reference, prompt_ids, conts, self.meter))
         if self.config.normalize:
             ratio = ratio / torch.tensor([max(len(c), 1) for c in conts], dtype=ratio.dtype)
         return self.config.beta * ratio

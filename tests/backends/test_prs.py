@@ -41,13 +41,20 @@ def test_prs_bounds(engine):
         assert done.stop_reason == "error" and f"prs.{key}={value}" in done.error
 
 
-def test_feedback_request_longer_than_the_context_keeps_its_end(engine):
-    """A preference that just fits beside the prompt makes the feedback request overflow the context
-    (128 tokens here), and feedback_tokens may exceed it too: the request is cut from the front."""
+def test_prompts_too_long_are_cut_from_the_front_with_a_note_or_refused(engine):
+    """A preference that just fits beside the prompt makes the feedback request and the revision prompt
+    overflow the context (128 tokens here): each is cut from the front and a Note says so; a revision
+    prompt whose quoted answer and feedback alone do not fit is refused, never silently shortened."""
     lm = engine.language_model(engine.preset("fake").policy)
     prompt = "Write a review of the film."
     n = max(n for n in range(1, 60) if len(lm.encode(f"User: {prompt} {'Be kind. ' * n}\nAssistant:")) + 8 <= 128)
-    events = list(engine.stream(_req({"n0": 2, "n1": 1, "feedback_tokens": 200, "preference": "Be kind. " * n},
-                                     prompt=prompt)))
+    config = {"n0": 2, "n1": 1, "feedback_tokens": 200, "preference": "Be kind. " * n, "revision": "feedback"}
+    events = list(engine.stream(_req(config, prompt=prompt)))
     assert events[-1].stop_reason != "error", events[-1].error
-    assert any(isinstance(e, Note) and e.text.startswith("feedback (round 1)") for e in events)
+    notes = [e.text for e in events if isinstance(e, Note)]
+    assert any(t.startswith("feedback (round 1)") for t in notes)
+    assert any("feedback request was cut from the front" in t for t in notes)
+    assert any("revision prompt of round 1 was cut from the front" in t for t in notes)
+    assert any("feedback limited to 64 tokens" in t for t in notes)
+    done = engine.generate(_req({**config, "revision": "answer"}, prompt=prompt))
+    assert done.stop_reason == "error" and "would drop the answer or feedback" in done.error
