@@ -91,3 +91,41 @@ def engine(fake_preset):
     from backends.engine import Engine
 
     return Engine(device="cpu", presets={"fake": fake_preset})
+
+
+# ---- what the suite needs from the machine ---------------------------------------------------------
+# Browser tests need Debian's chromium and Playwright; PostgreSQL tests need DATABASE_URL_POSTGRES.
+# In CI (CI=true, set by .ci/run) both are required: a missing chromium fails the browser tests and a
+# missing server stops the run. Locally, the browser tests skip with the exact command to install it.
+CHROMIUM_INSTALL = "apt-get install -y chromium"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _browser_missing() -> str | None:
+    import importlib.util
+    import shutil
+
+    if not (shutil.which("chromium") or os.path.exists("/usr/bin/chromium")):
+        return f"Debian's chromium is not installed; to run the browser tests: {CHROMIUM_INSTALL} (required in CI)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is missing; to run the browser tests: pip install -r requirements-dev.txt"
+    return None
+
+
+def pytest_configure(config):
+    if _in_ci() and not os.environ.get("DATABASE_URL_POSTGRES"):
+        raise pytest.UsageError("CI is set but DATABASE_URL_POSTGRES is not: in CI the PostgreSQL tests are required. "
+                                "Run .ci/run (it starts a throwaway server) or export DATABASE_URL_POSTGRES.")
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = None if _in_ci() else _browser_missing()
+    if missing is None:
+        return
+    skip = pytest.mark.skip(reason=missing)
+    for item in items:
+        if "browser" in item.keywords or item.path.name.startswith("test_browser"):
+            item.add_marker(skip)

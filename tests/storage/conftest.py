@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 from storage import Retry, Store
 
 PG_ENV = "DATABASE_URL_POSTGRES"
-PG_REASON = f"{PG_ENV} is not set: no PostgreSQL server to test against (CI sets it)"
+PG_REASON = (f"{PG_ENV} is not set: no PostgreSQL server to test against (CI sets it). To run these: "
+             f"apt-get install -y postgresql, then .ci/run starts a throwaway server; or export {PG_ENV}=postgresql://...")
 FAST = Retry(attempts=3, base_s=0.01, max_s=0.05)
 TABLES = ("votes", "annotators", "battles", "generations", "prompts")
 BACKENDS = [
