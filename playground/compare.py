@@ -18,10 +18,13 @@ from typing import Any
 import gradio as gr
 
 from backends.decoders import GenerationRequest
-from backends.engine import Engine
+from backends.engine import MAX_NEW_TOKENS, Engine
+from playground.availability import PROMPT_ROOM, length_bound, unavailable_rewards
 from playground.gpu import on_accelerator
 from playground.inspector import inspector_html
+from playground.live import LIVE_CSS, LIVE_JS, LiveRun
 from playground.panels import (
+    LIVE_ROOT,
     PanelWidgets,
     RewardWidgets,
     about_decoder,
@@ -29,17 +32,10 @@ from playground.panels import (
     panel_choice,
     reward_block,
     shared_choice,
+    weight_update,
 )
 from playground.prompts import examples
-from playground.render import (
-    panel_divergence,
-    panel_label,
-    reward_range,
-    rollouts_html,
-    summary_html,
-    token_html,
-    totals_html,
-)
+from playground.render import panel_label
 from playground.requests import all_rewards, build_requests, rewards_for, wants_features
 from playground.runner import PanelView, Runs, session_stream
 from playground.settings import Settings
@@ -47,7 +43,15 @@ from playground.traces import reward_kl_figure, trace_figure
 
 log = logging.getLogger(__name__)
 MAX_PANELS = 4
-EVERY_TOKENS, EVERY_MS = 4, 250.0  # UI refresh: whichever comes first
+EVERY_TOKENS, EVERY_MS = 2, 120.0  # UI refresh (small deltas): whichever comes first
+CLOSE = '<button class="insp-close" title="close" aria-label="close the inspector">×</button>'
+# The inspector opens as a side panel next to the tokens whenever it gets content; × closes it.
+INSPECTOR_JS = """
+const box = document.getElementById('inspector') || element;
+element.addEventListener('click', (e) => { if (e.target.closest('.insp-close')) box.classList.add('insp-closed'); });
+watch('value', () => { box.classList.toggle('insp-open', !!props.value); box.classList.remove('insp-closed'); });
+"""
+STOPPING_JS = "() => { if (window.__compareLive) window.__compareLive.stopping(); }"
 
 
 @dataclass
@@ -77,7 +81,9 @@ class CompareTab:
     rewards: RewardWidgets
     panels: list[PanelWidgets]
     summary: gr.HTML
+    live: gr.HTML  # hidden sink: each run's payloads for the page's script (playground.live)
     below_panels: gr.Row
+    live_traces: gr.HTML  # sparklines while streaming
     traces: gr.Plot
     reward_kl: gr.Plot
     insp_panel: gr.Number
@@ -93,25 +99,29 @@ class CompareTab:
         return shared.union(*(p.inputs() for p in self.panels))
 
     def run_outputs(self) -> list:
-        per_panel = [c for p in self.panels for c in (p.tokens, p.details)]
-        return [*per_panel, self.summary, self.traces, self.reward_kl, self.views, self.record]
+        return [self.live, self.traces, self.reward_kl, self.views, self.record]
 
 
-def render_views(tab: CompareTab, views: list[PanelView], message: str = "") -> dict:
-    """Every output of a run for the current views (hidden panels are cleared)."""
-    lo, hi = reward_range(views)
-    labels = [panel_label(i, v) for i, v in enumerate(views)]
-    diverge = panel_divergence(views)
-    out: dict = {tab.summary: summary_html(views, lo, hi, message), tab.views: views,
-                 tab.traces: trace_figure(views, labels), tab.reward_kl: reward_kl_figure(views, labels)}
-    for i, panel in enumerate(tab.panels):
-        if i < len(views):
-            v = views[i]
-            out |= {panel.tokens: token_html(v, lo, hi, i, message or "starting..."),
-                    panel.details: totals_html(v, diverge[i]) + rollouts_html(v)}
-        else:
-            out |= {panel.tokens: "", panel.details: ""}
+def live_outputs(tab: CompareTab, live: LiveRun, views: list[PanelView], message: str = "",
+                 final: bool = False) -> dict:
+    """A run's outputs: what changed as one small payload while streaming; with `final`, every panel
+    whole and the interactive figures (sent once)."""
+    out: dict = {tab.live: live.delta(views, message, final), tab.views: views}
+    if final:
+        labels = [panel_label(i, v) for i, v in enumerate(views)]
+        out |= {tab.traces: trace_figure(views, labels), tab.reward_kl: reward_kl_figure(views, labels)}
     return out
+
+
+def length_update(engine: Engine, preset_name: str) -> dict:
+    """The length slider's bounds for a preset: its policy's context less room for the prompt."""
+    preset = engine.preset(preset_name)
+    bound = length_bound(engine, preset)
+    if bound is None:
+        return dict(maximum=MAX_NEW_TOKENS, value=preset.max_new_tokens,
+                    info=f"the model's context is checked when it loads (at most {MAX_NEW_TOKENS})")
+    return dict(maximum=bound, value=min(preset.max_new_tokens, bound),
+                info=f"{preset.policy} holds {bound + PROMPT_ROOM} tokens; {PROMPT_ROOM} are kept for the prompt")
 
 
 def _layout_inputs(engine: Engine, preset_name: str) -> dict:
@@ -131,12 +141,12 @@ def _layout_inputs(engine: Engine, preset_name: str) -> dict:
             preset_about = gr.Markdown(preset.description)
             with gr.Row():
                 count = gr.Radio([2, 3, 4], value=2, label="panels", elem_id="panel-count")
-                max_new = gr.Slider(1, 512, value=preset.max_new_tokens, step=1, label="max new tokens",
-                                    elem_id="max-new")
+                max_new = gr.Slider(minimum=1, step=1, label="max new tokens", elem_id="max-new",
+                                    **length_update(engine, preset_name))
                 seed = gr.Number(value=0, precision=0, minimum=0, label="seed", elem_id="seed")
     with gr.Accordion("Reward weights and settings (shared; 0 = off; a panel may override the weights)",
                       open=False, elem_id="rewards"):
-        rewards = reward_block(all_rewards(engine.presets.values()), preset)
+        rewards = reward_block(all_rewards(engine.presets.values()), preset, unavailable_rewards(preset))
     return dict(prompt=prompt, example=example, preset=preset_dd, preset_about=preset_about, count=count,
                 max_new=max_new, seed=seed, run=run, stop=stop, rewards=rewards)
 
@@ -144,6 +154,7 @@ def _layout_inputs(engine: Engine, preset_name: str) -> dict:
 def _layout_analysis() -> dict:
     with gr.Row():
         with gr.Column(scale=3):
+            live_traces = gr.HTML(LIVE_ROOT, elem_id="live-traces", js_on_load=None)
             traces = gr.Plot(label="Per-token traces", elem_id="traces")
         with gr.Column(scale=2):
             reward_kl = gr.Plot(label="Reward vs KL", elem_id="reward-kl")
@@ -153,8 +164,8 @@ def _layout_analysis() -> dict:
                                        elem_id="inspect-panel")
                 insp_step = gr.Number(value=0, precision=0, minimum=0, label="step", elem_id="inspect-step")
                 insp_button = gr.Button("Inspect", elem_id="inspect")
-            inspector = gr.HTML(elem_id="inspector", js_on_load=None)
-    return dict(traces=traces, reward_kl=reward_kl, insp_panel=insp_panel, insp_step=insp_step,
+            inspector = gr.HTML(elem_id="inspector", js_on_load=INSPECTOR_JS)
+    return dict(live_traces=live_traces, traces=traces, reward_kl=reward_kl, insp_panel=insp_panel, insp_step=insp_step,
                 insp_button=insp_button, inspector=inspector)
 
 
@@ -164,14 +175,18 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
     hooks = hooks or CompareHooks()
     preset_name = settings.preset if settings.preset in engine.presets else sorted(engine.presets)[0]
     inputs = _layout_inputs(engine, preset_name)
-    summary = gr.HTML(elem_id="summary", js_on_load=None)
+    summary = gr.HTML(LIVE_ROOT, elem_id="summary", js_on_load=None)
+    live = gr.HTML("", html_template="<span></span>", js_on_load=LIVE_JS, visible="hidden", elem_id="compare-live",
+                   head=f"<style>{LIVE_CSS}</style>")
     names = all_rewards(engine.presets.values())
+    preset = engine.preset(preset_name)
+    unavailable = unavailable_rewards(preset)
     with gr.Row(equal_height=False, elem_id="panels"):
-        panels = [panel_block(i, names, engine.preset(preset_name), visible=i < 2) for i in range(MAX_PANELS)]
+        panels = [panel_block(i, names, preset, i < 2, unavailable) for i in range(MAX_PANELS)]
     with gr.Row(elem_id="below-panels") as below:
         pass
-    tab = CompareTab(**inputs, panels=panels, summary=summary, below_panels=below, **_layout_analysis(),
-                     views=gr.State([]), record=gr.State(None))
+    tab = CompareTab(**inputs, panels=panels, summary=summary, live=live, below_panels=below,
+                     **_layout_analysis(), views=gr.State([]), record=gr.State(None))
     _wire_form(tab, engine)
     _wire_run(tab, engine, settings, runs, hooks)
     _wire_inspector(tab)
@@ -186,14 +201,13 @@ def _wire_form(tab: CompareTab, engine: Engine) -> None:
 
     def on_preset(name: str) -> dict:
         preset = engine.preset(name)
-        offered = rewards_for(preset)
-        out = {tab.preset_about: preset.description, tab.max_new: preset.max_new_tokens,
+        offered, unavailable = rewards_for(preset), unavailable_rewards(preset)
+        out = {tab.preset_about: preset.description, tab.max_new: gr.update(**length_update(engine, name)),
                tab.example: gr.update(choices=examples(preset.prompt_sets), value=None)}
         for n in names:
-            default = preset.default_rewards.get(n, 0.0)
             out[tab.rewards.boxes[n]] = gr.update(visible=n in offered)
-            out[tab.rewards.weights[n]] = gr.update(value=default)
-            out |= {p.weights[n]: gr.update(visible=n in offered, value=default) for p in tab.panels}
+            out[tab.rewards.weights[n]] = gr.update(**weight_update(n, preset, unavailable))
+            out |= {p.weights[n]: gr.update(**weight_update(n, preset, unavailable, n in offered)) for p in tab.panels}
         return out
 
     preset_outputs = [tab.preset_about, tab.max_new, tab.example, *tab.rewards.boxes.values(),
@@ -232,7 +246,8 @@ def run_requests(tab: CompareTab, engine: Engine, data: dict) -> list[Generation
     """The submitted widget values -> one request per visible panel (feature traces if the preset has an SAE)."""
     name = data[tab.preset]
     preset = engine.preset(name)
-    offered = rewards_for(preset)
+    unavailable = unavailable_rewards(preset)
+    offered = [n for n in rewards_for(preset) if n not in unavailable]  # a reward that cannot load is not sent
     shared = shared_choice(tab.rewards, data, offered, prompt=data[tab.prompt], preset=name,
                            seed=data[tab.seed], max_new_tokens=data[tab.max_new], features=wants_features(preset))
     panels = [panel_choice(p, data, offered) for p in tab.panels[:int(data[tab.count])]]
@@ -241,9 +256,14 @@ def run_requests(tab: CompareTab, engine: Engine, data: dict) -> list[Generation
 
 def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, hooks: CompareHooks) -> None:
     def stream(requests: list[GenerationRequest], session: str) -> Iterator[dict]:
-        views: list[PanelView] = []
+        live, views, message = LiveRun(), [], ""
         for views, message in session_stream(engine, runs, session, requests, EVERY_TOKENS, EVERY_MS):
-            yield render_views(tab, views, message)
+            out = live_outputs(tab, live, views, message)
+            if live.seq == 1:  # the run's first payload: last run's figures go
+                out |= {tab.traces: None, tab.reward_kl: None}
+            yield out
+        if views:
+            yield live_outputs(tab, live, views, message, final=True)
         if hooks.on_finished is not None and views and all(v.done for v in views):
             yield {tab.record: hooks.on_finished(views)}
 
@@ -263,7 +283,7 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
     tab.run.click(stop, None, None, queue=False).then(
         run, tab.run_inputs(), tab.run_outputs(), concurrency_limit=settings.concurrency,
         concurrency_id="accelerator", show_progress="minimal", trigger_mode="always_last")
-    tab.stop.click(stop, None, None, queue=False)
+    tab.stop.click(stop, None, None, queue=False, js=STOPPING_JS)
 
 
 def _session(request: gr.Request | None) -> str:
@@ -272,7 +292,7 @@ def _session(request: gr.Request | None) -> str:
 
 def _wire_inspector(tab: CompareTab) -> None:
     def show(panel: float | None, step: float | None, views: list[PanelView]) -> str:
-        return inspector_html(views, int(panel or 1) - 1, int(step or 0))
+        return CLOSE + inspector_html(views, int(panel or 1) - 1, int(step or 0))
 
     def picked(evt: gr.EventData) -> tuple[int, int]:
         return int(evt.panel) + 1, int(evt.step)

@@ -27,12 +27,17 @@ from playground.requests import PanelChoice, SharedChoice, has_settings, rewards
 WEIGHT_RANGE = (-5.0, 5.0)
 DEFAULT_DECODERS = ("sampling", "args", "rad", "best_of_n")
 # Picks up a click on a token span and reports its panel and step to the server.
+# (The inspector reopens if the user had closed it.)
 TOKEN_CLICK_JS = """
 element.addEventListener('click', (event) => {
   const tok = event.target.closest('[data-step]');
-  if (tok) trigger('inspect', {panel: Number(tok.dataset.panel), step: Number(tok.dataset.step)});
+  if (!tok) return;
+  const box = document.getElementById('inspector');
+  if (box) box.classList.remove('insp-closed');
+  trigger('inspect', {panel: Number(tok.dataset.panel), step: Number(tok.dataset.step)});
 });
 """
+LIVE_ROOT = '<div class="live-root"></div>'  # filled by the page's script (assets/compare.js)
 
 Component = gr.components.Component
 
@@ -66,18 +71,29 @@ class PanelWidgets:
                 *(c for cs in self.controls.values() for c in cs)}
 
 
-def weight_slider(name: str, preset: Preset, elem_id: str, visible: bool = True) -> gr.Slider:
-    return gr.Slider(*WEIGHT_RANGE, value=preset.default_rewards.get(name, 0.0), step=0.1, label=f"{name} weight",
-                     info=REWARDS.get(name).help, visible=visible, elem_id=elem_id, scale=1)
+def weight_update(name: str, preset: Preset, unavailable: Mapping[str, str], visible: bool = True) -> dict:
+    """A weight slider's settings for `preset`: a reward whose model cannot load here is off, disabled,
+    and says why."""
+    if name in unavailable:
+        return dict(value=0.0, interactive=False, label=f"{name} weight (unavailable here)",
+                    info=f"off: {unavailable[name]}", visible=visible)
+    return dict(value=preset.default_rewards.get(name, 0.0), interactive=True, label=f"{name} weight (0 = off)",
+                info=REWARDS.get(name).help, visible=visible)
 
 
-def reward_block(names: list[str], preset: Preset) -> RewardWidgets:
+def weight_slider(name: str, preset: Preset, elem_id: str, unavailable: Mapping[str, str],
+                  visible: bool = True) -> gr.Slider:
+    return gr.Slider(*WEIGHT_RANGE, step=0.1, elem_id=elem_id, scale=1, elem_classes="reward-weight",
+                     **weight_update(name, preset, unavailable, visible))
+
+
+def reward_block(names: list[str], preset: Preset, unavailable: Mapping[str, str]) -> RewardWidgets:
     """Shared reward weights and settings (call inside a layout block)."""
     weights, boxes, settings = {}, {}, {}
     offered = rewards_for(preset)
     for name in names:
         with gr.Group(visible=name in offered) as boxes[name], gr.Row(equal_height=False):
-            weights[name] = weight_slider(name, preset, f"weight-{name}")
+            weights[name] = weight_slider(name, preset, f"weight-{name}", unavailable)
             if has_settings(name):
                 with gr.Column(scale=3), gr.Row():
                     settings[name] = controls_for(REWARDS.get(name), f"{name}.", id_prefix=f"reward-{name}")
@@ -91,7 +107,8 @@ def about_decoder(name: str) -> str:
     return f"{cls.summary}{needs}{paper}"
 
 
-def panel_block(index: int, names: list[str], preset: Preset, visible: bool) -> PanelWidgets:
+def panel_block(index: int, names: list[str], preset: Preset, visible: bool, unavailable: Mapping[str, str]
+                ) -> PanelWidgets:
     """One comparison panel (call inside a Row)."""
     decoders = DECODERS.names()
     first = DEFAULT_DECODERS[index] if DEFAULT_DECODERS[index] in decoders else decoders[0]
@@ -110,9 +127,9 @@ def panel_block(index: int, names: list[str], preset: Preset, visible: bool) -> 
             override = gr.Checkbox(value=False, label="override rewards", elem_id=f"override-{index}")
         with gr.Group(visible=False) as override_box:
             offered = rewards_for(preset)
-            weights = {n: weight_slider(n, preset, f"p{index}-weight-{n}", n in offered) for n in names}
-        tokens = gr.HTML(elem_id=f"tokens-{index}", js_on_load=TOKEN_CLICK_JS, elem_classes="panel-tokens")
-        details = gr.HTML(elem_id=f"details-{index}", js_on_load=None)
+            weights = {n: weight_slider(n, preset, f"p{index}-weight-{n}", unavailable, n in offered) for n in names}
+        tokens = gr.HTML(LIVE_ROOT, elem_id=f"tokens-{index}", js_on_load=TOKEN_CLICK_JS, elem_classes="panel-tokens")
+        details = gr.HTML(LIVE_ROOT, elem_id=f"details-{index}", js_on_load=None)
     return PanelWidgets(index, column, decoder, about, groups, controls, seed_offset, override, override_box,
                         weights, tokens, details)
 
@@ -127,7 +144,7 @@ def reward_settings(rewards: RewardWidgets, data: Mapping[Component, Any]) -> di
 
 def shared_choice(rewards: RewardWidgets, data: Mapping[Component, Any], offered: list[str], *, prompt: str,
                   preset: str, seed: Any, max_new_tokens: Any, features: bool = False) -> SharedChoice:
-    """The shared part of a run; sliders of rewards the preset does not offer are ignored."""
+    """The shared part of a run; sliders of rewards not `offered` (by the preset, or here) are ignored."""
     weights = {name: data[s] for name, s in rewards.weights.items() if name in offered}
     return SharedChoice(prompt=prompt or "", preset=preset, seed=int(seed or 0),
                         max_new_tokens=int(max_new_tokens or 1), weights=weights,

@@ -62,7 +62,13 @@ def token_span(t, panel: int, lo: float, hi: float) -> str:
            f"value {fmt(t.value)} | log p base {fmt(t.logprob_base)} | log p decoder {fmt(t.logprob_decoder)} | "
            f"KL {fmt(t.kl)} | entropy {fmt(t.entropy)} | click to inspect")
     return (f'<span class="tok" data-panel="{panel}" data-step="{t.index}" '
-            f'style="background:{reward_color(t.reward, lo, hi)}" title="{esc(tip)}">{esc(t.text)}</span>')
+            f'{_reward_attr(t.reward)}style="background:{reward_color(t.reward, lo, hi)}" title="{esc(tip)}">'
+            f"{esc(t.text)}</span>")
+
+
+def _reward_attr(reward: float | None) -> str:
+    """The token's reward for the page's script, which recolours tokens when the shared scale moves."""
+    return f'data-r="{reward:.6g}" ' if reward is not None and math.isfinite(reward) else ""
 
 
 def status_html(view: PanelView, waiting: str = "waiting...") -> str:
@@ -76,10 +82,13 @@ def status_html(view: PanelView, waiting: str = "waiting...") -> str:
 
 def token_html(view: PanelView, lo: float, hi: float, panel: int = 0, waiting: str = "waiting...") -> str:
     """The panel's continuation as coloured spans; each tooltip holds the token's exact numbers."""
-    notes = "".join(f'<div class="note">{esc(n)}</div>' for n in view.notes)
     spans = "".join(token_span(t, panel, lo, hi) for t in view.tokens)
-    return (f'{request_line(view)}{notes}<div class="tokens" data-panel="{panel}">{spans}</div>'
-            f"{status_html(view, waiting)}")
+    return f'{head_html(view)}<div class="tokens" data-panel="{panel}">{spans}</div>{status_html(view, waiting)}'
+
+
+def head_html(view: PanelView) -> str:
+    """What stands above the tokens: the request line, then the panel's notes."""
+    return request_line(view) + "".join(f'<div class="note">{esc(n)}</div>' for n in view.notes)
 
 
 def rollout_item(r, best: bool = False) -> str:
@@ -126,14 +135,22 @@ def panel_divergence(views: Sequence[PanelView]) -> list[int | None]:
 
 def summary_html(views: Sequence[PanelView], lo: float, hi: float, message: str = "") -> str:
     """The line above the panels: divergence step, the colour legend and any status message."""
-    step = divergence_step(views)
-    done = bool(views) and all(v.done for v in views)
-    if len(views) < 2:
-        diverge = ""
-    elif step is not None:
-        diverge = f"Panels first diverge at step <b>{step}</b>. "
+    failed = [i for i, v in enumerate(views) if v.finished is not None and v.finished.stop_reason == "error"]
+    working = [v for i, v in enumerate(views) if i not in failed]
+    step = divergence_step(working)
+    done = bool(working) and all(v.done for v in working)
+    if failed:  # a failed panel has no tokens to compare: say so, and compare the others
+        names = ", ".join(str(i + 1) for i in failed)
+        diverge = ("Every panel failed (see the errors in the panels). " if not working else
+                   f"Panel{'s' if len(failed) > 1 else ''} {names} failed (see the error). ")
     else:
-        diverge = "Panels identical so far. " if not done else "Panels produced identical tokens. "
+        diverge = ""
+    if len(working) < 2:
+        pass
+    elif step is not None:
+        diverge += f"Panels first diverge at step <b>{step}</b>. "
+    else:
+        diverge += "Panels identical so far. " if not done else "Panels produced identical tokens. "
     legend = (f'token colour: reward of the prefix after the token, from <span style="background:'
               f'{reward_color(lo, lo, hi)}">{lo:.2f}</span> to <span style="background:{reward_color(hi, lo, hi)}">'
               f"{hi:.2f}</span>; hover a token for its numbers, click it to inspect the step.")

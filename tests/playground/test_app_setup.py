@@ -8,7 +8,7 @@ import types
 
 import gradio as gr
 
-from playground.compare import CompareHooks, render_views
+from playground.compare import CompareHooks, live_outputs
 from playground.gpu import on_accelerator
 from playground.loading import warm_at_startup
 from playground.settings import Settings
@@ -74,14 +74,22 @@ def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
     assert launch_kwargs(Settings())["css"]
 
 
-def test_render_views_fills_every_output_and_clears_hidden_panels():
+def test_live_outputs_send_a_small_payload_and_the_figures_only_at_the_end():
+    import json
+
+    from playground.live import LiveRun
+
     demo_tab = {}
     hooks = CompareHooks(below_panels=[lambda tab: demo_tab.setdefault("tab", tab)])
     build_ui(PresetEngine(scripts()), Settings(preset="fake"), compare_hooks=hooks)
     tab = demo_tab["tab"]
-    out = render_views(tab, [view([1, 2]), view([1, 3])], "")
-    assert set(out) == set(tab.run_outputs()) - {tab.record}
-    assert out[tab.panels[3].tokens] == "" and 'data-step="1"' in out[tab.panels[1].tokens]
+    live = LiveRun()
+    streaming = live_outputs(tab, live, [view([1, 2], done=False), view([1, 3], done=False)], "")
+    assert set(streaming) == {tab.live, tab.views}  # no figures, no panel HTML while streaming
+    final = live_outputs(tab, live, [view([1, 2]), view([1, 3])], "", final=True)
+    assert set(final) == set(tab.run_outputs()) - {tab.record}
+    payload = json.loads(final[tab.live])
+    assert payload["final"] and 'data-step="1"' in payload["panels"][1]["tokens"]
 
 
 def test_pick_example_fills_the_prompt_and_its_keywords():

@@ -1,0 +1,380 @@
+"""How the Compare tab feels in a real browser: long tasks, update gaps, Stop and first-token latency.
+
+Starts `app.py` on the embedded zoo (offline, a free port, a temporary SQLite database), drives
+Debian's Chromium through Playwright (never a downloaded browser, never a `networkidle` wait) and
+measures in the page: a PerformanceObserver collects long tasks, a MutationObserver on each
+panel's token container records when its token count and its status change, and clicks are timed
+by their input events' own timestamps (so a blocked main thread cannot hide its delay).
+
+    python bench/browser.py                      # three runs of each measure
+    python bench/browser.py --runs 1 --busy      # while a bounded process keeps one core busy
+    python bench/browser.py --out /tmp/shots     # screenshots at 1280x800 and 390x844 go there
+
+Keys of the final line (median over the runs; the table also shows each run):
+  blocked_share_4p  share of a 4-panel run (sampling, args, tqstar, deal; 64 tokens) in long tasks
+  max_gap_s_4p      longest time a panel that is still producing tokens shows no change
+  stop_s            Stop click until every panel shows stopped, with a heavy run in flight
+  first_token_s     Run click until the first token is on screen (warm app, 2 panels)
+  solo_ratio        the sampling panel's own tokens/s (its totals row) next to a second sampling panel
+                    over the same next to tqstar; solo_ratio_wall: the same with the rate seen on screen
+  inspector_in_view 1 when the inspector is in the 1280x800 viewport after a token click
+  page_load_s       DOMContentLoaded until the prompt box is interactive
+The Arena's measures come from `measure_arena(page, base_url) -> dict` in bench/browser_arena.py
+when that module exists (owned by the Arena's side of the project).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import itertools
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PROMPT = "Write a review of the film"
+HEAVY = ("sampling", "args", "tqstar", "deal")
+TIMEOUT_MS = 240_000
+
+# Installed before any page script: long tasks, click timestamps, page readiness, panel observers.
+INSTRUMENT_JS = """
+window.__bench = {lt: [], clicks: {}, ready: null, panels: []};
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.__bench.lt.push([e.startTime, e.duration]);
+}).observe({type: 'longtask', buffered: true});
+document.addEventListener('pointerdown', (e) => {
+  const b = e.target.closest && e.target.closest('#run, #stop');
+  if (b) window.__bench.clicks[b.id] = e.timeStamp;
+}, true);
+const readyObs = new MutationObserver(() => {
+  const box = document.querySelector('#prompt textarea');
+  if (box && !box.disabled) { window.__bench.ready = performance.now(); readyObs.disconnect(); }
+});
+readyObs.observe(document, {childList: true, subtree: true});
+window.__bench.watch = (n) => {
+  const b = window.__bench;
+  b.panels.forEach((p) => p.obs.disconnect());
+  b.panels = [];
+  b.clicks = {};
+  for (let i = 0; i < n; i++) {
+    const el = document.getElementById('tokens-' + i);
+    const rec = {changes: [], statuses: [], reset: null, final: null, count: -1, status: null, armed: false};
+    const check = () => {
+      const now = performance.now();
+      const count = el.querySelectorAll('.tok').length;
+      if (count !== rec.count) { rec.count = count; if (rec.armed) rec.changes.push([now, count]); }
+      const s = (el.querySelector('.status') || {}).textContent || '';
+      const fin = /stopped:|error:/.test(s);
+      if (rec.armed && !fin && rec.reset === null) rec.reset = now;
+      if (rec.armed && fin && rec.reset !== null && rec.final === null) rec.final = now;
+      if (s !== rec.status) { rec.status = s; if (rec.armed) rec.statuses.push([now, s]); }
+    };
+    rec.check = check;
+    rec.obs = new MutationObserver(check);
+    rec.obs.observe(el, {childList: true, subtree: true, characterData: true});
+    check();
+    rec.armed = true;
+    b.panels.push(rec);
+  }
+};
+window.__bench.result = () => {
+  const b = window.__bench;
+  return {lt: b.lt, clicks: b.clicks, panels: b.panels.map((p) => ({changes: p.changes, statuses: p.statuses,
+          reset: p.reset, final: p.final}))};
+};
+"""
+ALL_FINAL = "() => window.__bench.panels.every((p) => p.final !== null)"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_app(workdir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """app.py on the embedded zoo, offline, on a free port, with a throwaway SQLite database."""
+    port = free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_SERVER_PORT=str(port), PLAYGROUND_PRESET="embedded",
+               DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}", GRADIO_ANALYTICS_ENABLED="False")
+    log = log_path.open("w")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"app.py exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.terminate()
+    raise SystemExit(f"app.py did not answer on {url} within 300 s; see {log_path}")
+
+
+def start_busy(seconds: float) -> subprocess.Popen:
+    """A CPU-burning process pinned to core 0, ending by itself after `seconds` at the latest."""
+    code = f"import os,time\nos.sched_setaffinity(0,{{0}})\nend=time.time()+{seconds}\nwhile time.time()<end: pass\n"
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+# ---- page actions ---------------------------------------------------------------------------------
+def choose(page, elem_id: str, value: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.locator(f"#{elem_id} li[role='option'][aria-label='{value}']").click()
+
+
+def configure(page, decoders: tuple[str, ...], max_new: int = 64) -> None:
+    page.locator(f"#panel-count input[value='{len(decoders)}']").check()
+    for i, name in enumerate(decoders):
+        page.wait_for_selector(f"#decoder-{i} input")
+        choose(page, f"decoder-{i}", name)
+    page.locator("#max-new input[type=number]").fill(str(max_new))
+    page.locator("#max-new input[type=number]").press("Enter")
+    page.fill("#prompt textarea", PROMPT)
+
+
+def run_and_wait(page, panels: int) -> dict:
+    page.evaluate(f"window.__bench.watch({panels})")
+    page.click("#run")
+    page.wait_for_function(ALL_FINAL, timeout=TIMEOUT_MS)
+    page.wait_for_timeout(300)  # let the final render land (its long task counts)
+    return page.evaluate("window.__bench.result()")
+
+
+# ---- numbers from one run's records -------------------------------------------------------------
+def blocked_share(data: dict) -> float:
+    start = data["clicks"]["run"]
+    end = max(p["final"] for p in data["panels"])
+    blocked = sum(max(0.0, min(s + d, end) - max(s, start)) for s, d in data["lt"])
+    return blocked / max(end - start, 1e-9)
+
+
+def max_gap_s(data: dict) -> float:
+    """Longest stretch without a change in a panel between its first and its last token."""
+    gaps = [0.0]
+    for p in data["panels"]:
+        times = [t for t, count in p["changes"] if count > 0]
+        gaps += [b - a for a, b in itertools.pairwise(times)]
+    return max(gaps) / 1e3
+
+
+def first_token_s(data: dict) -> float:
+    start = data["clicks"]["run"]
+    firsts = [t for p in data["panels"] for t, count in p["changes"] if count > 0]
+    return (min(firsts) - start) / 1e3 if firsts else float("nan")
+
+
+def wall_rate(panel: dict) -> float:
+    """Tokens per second seen on screen, from the first token to the last."""
+    times = [(t, c) for t, c in panel["changes"] if c > 0]
+    if len(times) < 2 or times[-1][0] <= times[0][0]:
+        return float("nan")
+    return (times[-1][1] - times[0][1]) / ((times[-1][0] - times[0][0]) / 1e3)
+
+
+def own_rate(page, panel: int) -> float:
+    """The panel's tokens/s as its totals table shows it."""
+    text = page.locator(f"#details-{panel} table.totals").inner_text()
+    for line in text.splitlines():
+        if line.strip().startswith("tokens/s"):
+            try:
+                return float(line.split()[-1])
+            except ValueError:
+                return float("nan")
+    return float("nan")
+
+
+# ---- the measures -------------------------------------------------------------------------------
+def measure_heavy(page, runs: int) -> dict[str, list[float]]:
+    configure(page, HEAVY)
+    out: dict[str, list[float]] = {"blocked_share_4p": [], "max_gap_s_4p": [], "run_s_4p": []}
+    for _ in range(runs):
+        data = run_and_wait(page, 4)
+        out["blocked_share_4p"].append(blocked_share(data))
+        out["max_gap_s_4p"].append(max_gap_s(data))
+        out["run_s_4p"].append((max(p["final"] for p in data["panels"]) - data["clicks"]["run"]) / 1e3)
+    return out
+
+
+def measure_stop(page, runs: int) -> dict[str, list[float]]:
+    configure(page, HEAVY)
+    values = []
+    for _ in range(runs):
+        page.evaluate("window.__bench.watch(4)")
+        page.click("#run")
+        page.wait_for_function("() => window.__bench.panels[2].count > 0", timeout=TIMEOUT_MS)  # tqstar is going
+        page.click("#stop")
+        page.wait_for_function(ALL_FINAL, timeout=TIMEOUT_MS)
+        data = page.evaluate("window.__bench.result()")
+        values.append((max(p["final"] for p in data["panels"]) - data["clicks"]["stop"]) / 1e3)
+        page.wait_for_timeout(500)
+    return {"stop_s": values}
+
+
+def measure_first_token(page, runs: int) -> dict[str, list[float]]:
+    configure(page, ("sampling", "args"))
+    run_and_wait(page, 2)  # warm
+    return {"first_token_s": [first_token_s(run_and_wait(page, 2)) for _ in range(runs)]}
+
+
+def measure_solo(page, runs: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {"solo_ratio": [], "solo_ratio_wall": []}
+    for _ in range(runs):
+        rates = {}
+        for neighbour in ("sampling", "tqstar"):
+            configure(page, ("sampling", neighbour))
+            data = run_and_wait(page, 2)
+            rates[neighbour] = (own_rate(page, 0), wall_rate(data["panels"][0]))
+        out["solo_ratio"].append(rates["sampling"][0] / rates["tqstar"][0])
+        out["solo_ratio_wall"].append(rates["sampling"][1] / rates["tqstar"][1])
+    return out
+
+
+def measure_inspector(page) -> dict[str, list[float]]:
+    """Click a token of panel 2 at 1280x800: is the inspector then in the viewport?"""
+    configure(page, ("sampling", "args"), max_new=32)
+    run_and_wait(page, 2)
+    page.locator("#tokens-1 .tok").nth(3).click()
+    try:
+        page.wait_for_function("() => document.querySelector('#inspector').innerText.includes('Panel 2')",
+                               timeout=10_000)
+    except Exception:  # not shown is a result, not a crash
+        return {"inspector_in_view": [0.0]}
+    page.wait_for_timeout(700)  # a smooth scroll may still be under way
+    visible = page.evaluate("""() => {
+      const r = document.querySelector('#inspector').getBoundingClientRect();
+      return r.height > 0 && r.top >= 0 && r.top < window.innerHeight - 40 && r.left < window.innerWidth;
+    }""")
+    return {"inspector_in_view": [1.0 if visible else 0.0]}
+
+
+def measure_page_load(browser, url: str, runs: int) -> dict[str, list[float]]:
+    values = []
+    for _ in range(runs):
+        page = new_page(browser, url, (1280, 800))
+        values.append(page.evaluate("""() => (window.__bench.ready -
+            performance.getEntriesByType('navigation')[0].domContentLoadedEventStart) / 1e3"""))
+        page.close()
+    return {"page_load_s": values}
+
+
+def new_page(browser, url: str, size: tuple[int, int]):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.set_default_timeout(60_000)
+    page.add_init_script(INSTRUMENT_JS)
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function("() => window.__bench.ready !== null", timeout=120_000)
+    return page
+
+
+def screenshots(browser, url: str, out: Path) -> list[Path]:
+    """The Compare tab after a 4-panel run, on a laptop and on a phone."""
+    paths = []
+    for name, size in (("laptop", (1280, 800)), ("phone", (390, 844))):
+        page = new_page(browser, url, size)
+        configure(page, HEAVY, max_new=24)
+        run_and_wait(page, 4)
+        for full in (False, True):
+            path = out / f"compare-{name}{'-full' if full else ''}.png"
+            page.screenshot(path=str(path), full_page=full)
+            paths.append(path)
+        page.close()
+    return paths
+
+
+def arena_measure() -> Callable | None:
+    """`measure_arena(page, base_url) -> dict` from bench/browser_arena.py, when that module exists."""
+    path = Path(__file__).with_name("browser_arena.py")
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("browser_arena", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, "measure_arena", None)
+
+
+def report(results: dict[str, list[float]]) -> None:
+    print(f"{'measure':<20} {'median':>8}  runs")
+    for key, values in results.items():
+        shown = ", ".join(f"{v:.3f}" for v in values)
+        print(f"{key:<20} {statistics.median(values):>8.3f}  {shown}")
+    print(" ".join(f"{k}={statistics.median(v):.3f}" for k, v in results.items()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs of each measure (default 3)")
+    parser.add_argument("--busy", action="store_true", help="keep one core busy while measuring")
+    parser.add_argument("--out", type=Path, default=None, help="folder for screenshots (default: a temporary one)")
+    parser.add_argument("--only", default="", help="comma-separated measures to run (heavy,stop,first,solo,"
+                                                   "inspector,load,arena,shots); default all")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
+    if not os.path.exists(CHROMIUM):
+        raise SystemExit(f"Debian's chromium is needed at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    want = (lambda name: not only or name in only)  # noqa: E731
+    with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
+        out = args.out or Path(tmp) / "shots"
+        out.mkdir(parents=True, exist_ok=True)
+        app, url = start_app(Path(tmp), out / "app.log")
+        busy = start_busy(1800) if args.busy else None
+        results: dict[str, list[float]] = {}
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                if want("load"):
+                    results |= measure_page_load(browser, url, args.runs)
+                page = new_page(browser, url, (1280, 800))
+                steps = [("first", lambda: measure_first_token(page, args.runs)),
+                         ("heavy", lambda: measure_heavy(page, args.runs)),
+                         ("stop", lambda: measure_stop(page, args.runs)),
+                         ("solo", lambda: measure_solo(page, args.runs)),
+                         ("inspector", lambda: measure_inspector(page))]
+                for name, step in steps:
+                    if want(name):
+                        try:
+                            results |= step()
+                        except Exception as e:  # report what was measured, say what failed
+                            print(f"{name}: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
+                page.close()
+                arena = arena_measure()
+                if arena is not None and want("arena"):
+                    page = new_page(browser, url, (1280, 800))
+                    numbers = arena(page, url, out) if "out" in inspect.signature(arena).parameters \
+                        else arena(page, url)
+                    results |= {k: [float(v)] for k, v in numbers.items() if isinstance(v, int | float)}
+                    page.close()
+                if want("shots"):
+                    for path in screenshots(browser, url, out):
+                        print(f"screenshot: {path}")
+                browser.close()
+        finally:
+            if busy is not None:
+                busy.kill()
+            app.terminate()
+            app.wait(30)
+        print(f"machine: {os.cpu_count()} cores, busy core: {'yes' if args.busy else 'no'}")
+        report(results)
+
+
+if __name__ == "__main__":
+    main()
