@@ -3,6 +3,8 @@
     python -m backends.generate --prompt "Write a review of the film Moon Harbor." \\
         --decoder best_of_n --set n=8 --reward sentiment=1 --seed 0
     python -m backends.generate --prompt "..." --decoder sampling --json
+    python -m backends.generate --preset-file my_preset.json --prompt "..." --decoder args --set w=1.5 \\
+        --reward helpfulness=1 --reward-set helpfulness.output=raw
     python -m backends.generate --list
 
 Bad arguments exit with status 2 and one line naming the problem and the valid choices.
@@ -20,7 +22,14 @@ from collections.abc import Sequence
 from backends.config import fields
 from backends.decoders import DECODERS, GenerationRequest
 from backends.devices import set_cpu_threads
-from backends.eval_inputs import UsageError, check_limits, parse_pairs, parse_reward_settings, parse_rewards
+from backends.eval_inputs import (
+    UsageError,
+    check_limits,
+    load_preset_file,
+    parse_pairs,
+    parse_reward_settings,
+    parse_rewards,
+)
 from backends.events import Finished, Rollout, TokenStep, to_dict
 from backends.presets import PRESETS
 from backends.rewards import REWARDS
@@ -30,12 +39,17 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
     p = argparse.ArgumentParser(prog="python -m backends.generate", description=__doc__.split("\n")[0])
     p.add_argument("--prompt", help="the user's prompt (wrapped in the preset's chat template)")
     p.add_argument("--decoder", default="sampling", help=f"one of: {', '.join(DECODERS.names())}")
-    p.add_argument("--preset", default=os.environ.get("PLAYGROUND_PRESET", "embedded"),
-                   help=f"one of: {', '.join(PRESETS)}")
+    p.add_argument("--preset", default=None,
+                   help=f"one of: {', '.join(PRESETS)} (or the --preset-file's name; default embedded)")
+    p.add_argument("--preset-file", default=None, help="JSON describing a Preset (name, policy, base, ...)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="decoder setting, repeatable (see --list)")
-    p.add_argument("--reward", action="append", default=[], metavar="NAME=WEIGHT", help="reward and its weight")
-    p.add_argument("--reward-set", action="append", default=[], metavar="NAME.KEY=VALUE", help="reward setting")
+    p.add_argument("--reward", action="append", default=[], metavar="NAME=WEIGHT",
+                   help="reward and its weight; a decoder's weight (args.w, rad.beta, cd.lam, ...) multiplies the "
+                        "reward on the scale its model is read with (see --reward-set)")
+    p.add_argument("--reward-set", action="append", default=[], metavar="NAME.KEY=VALUE",
+                   help="reward setting, e.g. sentiment.output=raw reads the reward model's raw logit (the ARGS "
+                        "paper's scale) instead of the preset's squashed one (zoo: sigmoid, 0..1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-new-tokens", type=int, default=None)
     p.add_argument("--raw-prompt", action="store_true", help="do not apply the chat template")
@@ -49,7 +63,14 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
         raise UsageError("--prompt is required")
     DECODERS.get(args.decoder)
     weights = parse_rewards(args.reward)
-    preset = PRESETS.get(args.preset)
+    presets = dict(PRESETS)
+    if args.preset_file:
+        loaded = load_preset_file(args.preset_file)
+        presets[loaded.name] = loaded
+        args.preset = args.preset or loaded.name
+    args.preset = args.preset or os.environ.get("PLAYGROUND_PRESET", "embedded")
+    args.presets = presets
+    preset = presets.get(args.preset)
     check_limits(args.max_new_tokens, args.seed)
     max_new = args.max_new_tokens if args.max_new_tokens is not None else (preset.max_new_tokens if preset else 64)
     request = GenerationRequest(
@@ -84,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from backends.engine import Engine
 
-    engine = Engine(device=args.device)
+    engine = Engine(device=args.device, presets=args.presets)
     set_cpu_threads(os.environ.get("PLAYGROUND_TORCH_THREADS", "auto"), engine.device)
     last = None
     for event in engine.stream(request):

@@ -27,7 +27,9 @@ from backends.decoders.base import (
 @dataclass(frozen=True)
 class ArgsConfig(Config):
     k: int = param(10, low=1, high=1000, help="Candidates: the base policy's top-k next tokens")
-    w: float = param(1.0, low=-100.0, high=100.0, step=0.1, help="Reward weight w in log p + w * r")
+    w: float = param(1.0, low=-100.0, high=100.0, step=0.1,
+                     help="w in log p + w * r, r on the reward's scale: the zoo reads a sigmoid (0..1); the "
+                          "paper's w = 1-1.5 multiplies the raw logit (set the reward's output=raw)")
     mode: str = param("greedy", choices=("greedy", "sample"), help="Take the best score, or sample softmax(score/T)")
     temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Temperature of the sample mode")
 

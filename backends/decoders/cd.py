@@ -38,7 +38,8 @@ class CdConfig(Config):
     k: int = param(10, low=1, high=100, help="Candidates: the base policy's top-k next tokens")
     rollout_len: int = param(8, low=1, high=256, help="L: tokens each rollout draws after its candidate (or to EOS)")
     rollouts: int = param(1, low=1, high=32, help="Rollouts per candidate; Q is their mean reward")
-    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5, help="lambda in log p_base + lambda * Q")
+    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5,
+                       help="lambda in log p_base + lambda * Q, Q on the reward's scale (zoo: sigmoid 0..1)")
     rollout_temperature: float = param(1.0, low=0.0, high=5.0, step=0.05,
                                        help="Temperature of the base policy's rollouts (0 greedy)")
     mode: str = param("greedy", choices=("greedy", "sample"), help="Take the best score, or sample it")

@@ -35,7 +35,8 @@ GREEDY = SamplingParams(temperature=0.0)
 class DealConfig(Config):
     k: int = param(5, low=1, high=100, help="Candidates: the base policy's top-k next tokens")
     lookahead: int = param(8, low=1, high=256, help="l: greedy lookahead tokens after each candidate")
-    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5, help="lambda in log P(prefix) + lambda * h")
+    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5,
+                       help="lambda in log P(prefix) + lambda * h, h on the rewards' scale (zoo: sigmoid 0..1)")
     instruction: str = param("", help="Alignment instruction prepended to the prompt (start-state adaptation)")
 
     def check(self) -> None:

@@ -28,7 +28,8 @@ from backends.decoders.base import (
 class RadConfig(Config):
     k: int = param(20, low=1, high=1000, help="Candidates: the base policy's top-k logits")
     beta: float = param(10.0, low=0.0, high=1000.0, step=0.5,
-                        help="Steering strength (paper: 10 to 50); 0 is plain top-k sampling")
+                        help="beta on clamp(r, 0, 1): needs a squashed reward (sigmoid/softmax; a raw logit is "
+                             "clamped); paper: 10 to 50; 0 is plain top-k sampling")
     inverse: bool = param(False, help="Steer away from the reward (use 1 - r)")
     temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Sampling temperature")
 

@@ -180,7 +180,9 @@ class CachedPrefixScorer:
 class ModelRewardConfig(Config):
     model: str = param("", help="Model id (zoo:NAME, folder or hub id); empty: the preset's model")
     label: str = param("", help="Label to read (name or index); empty: the preset's label")
-    output: str = param("auto", choices=OUTPUTS, help="How to map the head's output to a score")
+    output: str = param("auto", choices=OUTPUTS,
+                        help="Scale the decoders' weights apply to: sigmoid (0..1; the zoo's), softmax (label "
+                             "probability), raw (the head's logit: the ARGS paper's scale), auto (the preset's)")
 
 
 class ModelReward(Reward):
