@@ -3,7 +3,10 @@ that names the field and the value. Also the canonical label of a decoder config
 
 A generation record is a plain dict (the UI builds it from `dataclasses.asdict(request)` and the
 event trace); what it leaves out is read from the trace's final `finished` event (text, stop
-reason, reward, cost, full config) or from the request. Nothing here touches the database.
+reason, reward, cost, full config) or from the request. Text nobody can store is refused with the
+field named: NUL in typed text (PostgreSQL cannot hold it), lone surrogates anywhere (invalid
+UTF-8); a NUL a model generated stays verbatim in the trace and is U+FFFD in the text column.
+Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ RECORD_KEYS = {"request", "prompt", "prompt_set", "decoder", "config", "reward_c
                "model_ids", "seed", "text", "trace", "reward", "reward_parts", "cost", "stop_reason", "error", "label"}
 FROM_FINISHED = ("config", "text", "stop_reason", "reward", "reward_parts", "cost", "error", "seed")
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8)
+SURROGATE = re.compile("[\ud800-\udfff]")  # JSON escapes a NUL (both databases hold "\\u0000"), not these
 
 
 def storable(value: str, field: str) -> str:
@@ -95,7 +99,8 @@ def ms_to_vote(value: Any) -> int | None:
 def clean_json(value: Any, field: str) -> Any:
     """A JSON-safe copy: tuples become lists, NaN and infinities None; anything else is refused.
 
-    Text inside (keys too) must be `storable`; a refusal names the path, e.g. `generation.trace[3].text`.
+    Text inside (keys too) must be valid Unicode (a NUL is fine: JSON writes it as an escape); a
+    refusal names the path, e.g. `generation.trace[3].text`.
     """
     try:
         return _json(value)
@@ -112,7 +117,7 @@ def _json(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        if UNSTORABLE.search(value):
+        if SURROGATE.search(value):
             try:
                 storable(value, "")
             except Refused as e:
@@ -151,6 +156,17 @@ def _text(record: Mapping[str, Any], key: str, *, limit: int | None = None, requ
     if limit is not None and len(value) > limit:
         raise Refused(f"generation.{key}", value, f"at most {limit} characters")
     return value
+
+
+def _generated(record: Mapping[str, Any], key: str) -> str:
+    """What a model wrote, for a text column: a NUL it generated becomes U+FFFD, which PostgreSQL
+    can hold; the trace keeps the exact text (JSON escapes the NUL). Lone surrogates are refused."""
+    value = record.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Refused(f"generation.{key}", value, "must be text")
+    return storable(value.replace("\x00", "\ufffd"), f"generation.{key}")
 
 
 FROM_REQUEST = ("prompt", "decoder", "config", "rewards", "reward_config", "preset", "seed")
@@ -215,11 +231,11 @@ def generation(record: Mapping[str, Any]) -> dict[str, Any]:
         prompt=_text(merged, "prompt", required=True), prompt_set=_text(merged, "prompt_set", limit=64),
         decoder=decoder, label=label, config=config, rewards=rewards, preset=preset, request=request,
         model_ids=clean_json(dict(merged.get("model_ids") or {}), "generation.model_ids"),
-        seed=_number(merged, "seed", int, "must be a 64-bit integer or None"), text=_text(merged, "text"),
+        seed=_number(merged, "seed", int, "must be a 64-bit integer or None"), text=_generated(merged, "text"),
         trace=trace, reward=None if reward is None else float(reward),
         reward_parts=clean_json(dict(merged.get("reward_parts") or {}), "generation.reward_parts"),
         cost=clean_json(dict(merged.get("cost") or {}), "generation.cost"), stop_reason=stop,
-        error=storable(merged["error"], "generation.error") if isinstance(merged.get("error"), str) else None)
+        error=_generated(merged, "error") if isinstance(merged.get("error"), str) else None)
 
 
 def config_label(decoder: str, config: Mapping[str, Any], rewards: Mapping[str, Any], preset: str = "embedded") -> str:

@@ -63,7 +63,7 @@ def nul_in_prompt(store: Store) -> None:
 def nul_in_prompt_of_a_request(store: Store) -> None:
     rec = record()
     rec = {**{k: v for k, v in rec.items() if k != "prompt"}, "request": {"prompt": "a\x00b", "decoder": "args"}}
-    refused("generation.request.prompt", lambda: store.save_generation(rec), "NUL", "position 1")
+    refused("generation.prompt", lambda: store.save_generation(rec), "NUL", "position 1")
 
 
 @case
@@ -79,10 +79,18 @@ def nul_in_annotator_id(store: Store) -> None:
 
 
 @case
-def nul_in_a_trace_token(store: Store) -> None:
-    rec = record()
+def nul_generated_by_a_model_is_stored_safely(store: Store) -> None:
+    rec = record(text="a\x00b")
     rec["trace"] = [{**rec["trace"][0], "text": "\x00"}, rec["trace"][1]]
-    refused("generation.trace[0].text", lambda: store.save_generation(rec), "NUL")
+    gen = store.generation(store.save_generation(rec))
+    assert gen.trace[0]["text"] == "\x00" and gen.text == "a\ufffdb", (gen.trace[0], gen.text)
+
+
+@case
+def lone_surrogate_in_a_trace_token(store: Store) -> None:
+    rec = record()
+    rec["trace"] = [{**rec["trace"][0], "text": "\udc80"}, rec["trace"][1]]
+    refused("generation.trace[0].text", lambda: store.save_generation(rec), "lone surrogate")
 
 
 @case

@@ -114,17 +114,25 @@ def test_postgresql_refuses_nul_and_the_store_says_nothing_was_stored(pg_migrate
 @pytest.mark.parametrize(("field", "call"), [
     ("generation.prompt", lambda s: s.save_generation(record(prompt="Write\x00 a review"))),
     ("generation.trace[0].text", lambda s: s.save_generation(
-        {**record(), "trace": [{"type": "token", "text": "\x00"}, *record()["trace"][1:]]})),
+        {**record(), "trace": [{"type": "token", "text": "\udc80"}, *record()["trace"][1:]]})),
     ("generation.prompt_set", lambda s: s.save_generation(record(prompt_set="set\udcff"))),
     ("vote.rationale", lambda s: s.cast_vote(battle(s), "ann", "left", "fine\x00")),
     ("vote.rationale", lambda s: s.cast_vote(battle(s), "ann", "left", b"bytes"))],
-    ids=["nul-prompt", "nul-trace", "surrogate-prompt-set", "nul-rationale", "bytes-rationale"])
+    ids=["nul-prompt", "surrogate-trace", "surrogate-prompt-set", "nul-rationale", "bytes-rationale"])
 def test_unstorable_text_is_refused_at_validation_on_every_backend(store, field, call):
     with pytest.raises(Refused) as info:
         call(store)
     assert info.value.field == field
     assert any(word in str(info.value) for word in ("NUL", "lone surrogate", "got bytes"))
     assert store.counts()["votes"] == 0
+
+
+def test_a_nul_the_model_generated_is_kept_in_the_trace_and_replaced_in_the_text_column(store):
+    rec = record(text="ok\x00ok")
+    rec["trace"] = [{**rec["trace"][0], "text": "\x00"}, rec["trace"][1]]
+    gen = store.generation(store.save_generation(rec))
+    assert gen.trace[0]["text"] == "\x00" and gen.trace[-1]["text"] == "ok\x00ok"  # verbatim, as JSON escapes
+    assert gen.text == "ok\ufffdok"
 
 
 def test_a_vote_whose_confirmation_was_lost_is_reported_as_counted_on_retry(store):
