@@ -49,15 +49,43 @@ def test_same_seed_same_text(engine, name):
 
 
 @pytest.mark.parametrize("name", DECODERS.names())
-def test_inputs_are_not_mutated(engine, name):
+def test_inputs_are_not_mutated(engine, name, monkeypatch):
+    """The prompt ids, the config, the shared weights and every logits tensor a state hands out
+    (read-only: "clone before editing") are unchanged after the run."""
+    from backends.lm import LMState
+
     decoder, ctx = engine.prepare(_request(name))
     prompt_ids = list(ctx.prompt_ids)
     config = decoder.config.to_dict()
-    state = ctx.lm.start(ctx.prompt_ids)
-    logits = state.logits().clone()
-    list(decoder.stream(ctx))
+    weights = {k: v.clone() for k, v in ctx.lm.model.state_dict().items()}
+    handed: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = LMState.logits
+
+    def watched(self):
+        out = original(self)
+        handed.append((out, out.clone()))
+        return out
+
+    monkeypatch.setattr(LMState, "logits", watched)
+    events = list(decoder.stream(ctx))
+    assert events[-1].stop_reason != "error"
+    assert handed, "the decoder read no logits"
+    for out, copy in handed:
+        torch.testing.assert_close(out, copy, rtol=0, atol=0)
     assert ctx.prompt_ids == prompt_ids and decoder.config.to_dict() == config
-    torch.testing.assert_close(state.logits(), logits)
+    for key, value in ctx.lm.model.state_dict().items():
+        torch.testing.assert_close(value, weights[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name,config", [("cd", {"lam": 0.0, "k": 4, "rollout_len": 3}),
+                                         ("tqstar", {"lam": 0.0, "k": 4, "rollout_len": 3}),
+                                         ("deal", {"lam": 0.0, "k": 4, "lookahead": 3}),
+                                         ("args", {"w": 0.0, "k": 4})])
+def test_guided_decoders_at_weight_zero_are_greedy_from_the_policy(engine, name, config):
+    greedy = engine.generate(_request("sampling", config={"temperature": 0.0}))
+    guided = engine.generate(_request(name, config=config))
+    assert guided.stop_reason != "error", guided.error
+    assert guided.text == greedy.text and guided.new_tokens == greedy.new_tokens
 
 
 @pytest.mark.parametrize("name", [n for n in DECODERS.names() if DECODERS.get(n).needs_reward])
