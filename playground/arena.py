@@ -1,7 +1,9 @@
 """The Arena tab: blind battles between two decoder configurations, judged by annotators.
 
-Lays out the guidelines, the prompt choice (a prompt set, or a typed prompt), the two blind
-sides, the vote buttons with a one-line rationale and the annotator's progress, and wires them:
+Lays out, compactly enough that both sides and the vote buttons fit a 1280x800 screen, the
+prompt choice (a prompt set, or a typed prompt), the guidelines (open on a first visit, folded
+after the first vote; the browser's localStorage remembers it), the two blind sides, the vote
+buttons with a one-line rationale and the annotator's progress, and wires them:
 Next battle shows a stored battle waiting for votes, or plans a new one
 (`playground.battles.Arena`), streams both sides through `session_stream` (the Compare tab's
 runner), then stores them and opens the vote; one vote
@@ -21,7 +23,15 @@ from typing import Any
 
 import gradio as gr
 
-from playground.arena_render import GUIDELINES, WAITING, prompt_html, side_html, status_html, verdict_text
+from playground.arena_render import (
+    GUIDELINES,
+    WAITING,
+    prompt_html,
+    readable,
+    side_html,
+    status_html,
+    verdict_text,
+)
 from playground.battles import READY, Arena, ArenaBattle
 from playground.gpu import on_accelerator
 from playground.pool import PoolError, load_pool
@@ -35,6 +45,13 @@ log = logging.getLogger(__name__)
 EVERY_TOKENS, EVERY_MS = 4, 250.0
 VOTE_BUTTONS = (("left", "A is better  [1]"), ("right", "B is better  [2]"), ("tie", "Tie  [3]"),
                 ("both_bad", "Both bad  [4]"))
+GUIDE_KEY = "decoder-playground-guidelines"  # localStorage: "folded" once the guidelines were folded
+# The stored fold state, read on page load; folding and unfolding (by the annotator, or by the
+# first vote) store the new state, so a returning annotator sees them as they were left.
+GUIDE_READ_JS = (f"() => {{ try {{ return localStorage.getItem('{GUIDE_KEY}') || ''; }} "
+                 "catch (e) { return ''; } }")
+GUIDE_FOLD_JS = f"""() => {{ try {{ localStorage.setItem('{GUIDE_KEY}', 'folded'); }} catch (e) {{}} }}"""
+GUIDE_OPEN_JS = f"""() => {{ try {{ localStorage.setItem('{GUIDE_KEY}', 'open'); }} catch (e) {{}} }}"""
 # One document-wide listener (installed once): a key clicks its button when that button is on
 # screen and enabled, so keys and clicks share one handler and the buttons' locking.
 KEYS_JS = """
@@ -59,6 +76,7 @@ if (!window.__arenaKeys) {
 
 @dataclass
 class ArenaTab:
+    guidelines: gr.Accordion
     prompt_set: gr.Dropdown
     typed: gr.Textbox
     next: gr.Button
@@ -91,28 +109,50 @@ def live_sides(tab: ArenaTab, views: list[PanelView], message: str = "") -> dict
 
 
 def revealed(tab: ArenaTab, battle: ArenaBattle) -> dict:
-    return {side: side_html(i, battle.texts[i], label=battle.labels[i]) for i, side in enumerate(tab.sides)}
+    """Both sides named by their readable labels, the full stored label in the tooltip."""
+    names = readable(battle.labels)
+    return {side: side_html(i, battle.texts[i], label=names[i], full=battle.labels[i])
+            for i, side in enumerate(tab.sides)}
 
 
 def _layout(sets: list[str]) -> ArenaTab:
-    gr.Markdown("### Arena: two blind continuations, one vote", elem_id="arena-title")
-    with gr.Accordion("Guidelines: what to judge", open=True, elem_id="arena-guidelines"):
-        gr.Markdown(GUIDELINES)
-    with gr.Row(equal_height=True):
-        prompt_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Prompt set", elem_id="arena-set")
+    with gr.Row(equal_height=True, elem_id="arena-bar"):
+        prompt_set = gr.Dropdown(sets, value=sets[0] if sets else None, label="Prompt set", elem_id="arena-set",
+                                 scale=1, min_width=150)
         typed = gr.Textbox(label="... or your own prompt", placeholder="leave empty to draw from the prompt set",
-                           max_lines=3, scale=2, elem_id="arena-typed")
-        nxt = gr.Button("Next battle  [N]", variant="primary", elem_id="arena-next", scale=0, min_width=180)
-    progress = gr.HTML(elem_id="arena-progress", js_on_load=None)
-    prompt = gr.HTML(f'<div class="arena-status">{WAITING}</div>', elem_id="arena-prompt", js_on_load=KEYS_JS)
+                           max_lines=3, scale=3, min_width=240, elem_id="arena-typed")
+        nxt = gr.Button("Next battle  [N]", variant="primary", elem_id="arena-next", scale=0, min_width=160)
+    with gr.Accordion("Arena: two blind continuations, one vote. How to judge", open=True,
+                      elem_id="arena-guidelines") as guidelines:
+        gr.Markdown(GUIDELINES, elem_id="arena-guide-text")
+    with gr.Row(elem_id="arena-head"):
+        gr.HTML('<div class="arena-title">Blind battle</div>', elem_id="arena-title", js_on_load=None,
+                padding=False, scale=0, min_width=100)
+        progress = gr.HTML(elem_id="arena-progress", js_on_load=None, padding=False, scale=1)
+    prompt = gr.HTML(f'<div class="arena-status">{WAITING}</div>', elem_id="arena-prompt", js_on_load=KEYS_JS,
+                     padding=False)
     with gr.Row(equal_height=True, elem_id="arena-sides"):
-        sides = [gr.HTML(side_html(i, ""), elem_id=f"arena-side-{'ab'[i]}", js_on_load=None) for i in range(2)]
-    status = gr.HTML(elem_id="arena-status", js_on_load=None)
+        sides = [gr.HTML(side_html(i, ""), elem_id=f"arena-side-{'ab'[i]}", js_on_load=None, padding=False)
+                 for i in range(2)]
     with gr.Row(elem_id="arena-votes"):
-        votes = {c: gr.Button(label, interactive=False, elem_id=f"arena-vote-{c}") for c, label in VOTE_BUTTONS}
-    rationale = gr.Textbox(label="Why? (optional, one line)", max_lines=1, max_length=500,
-                           elem_id="arena-rationale")
-    return ArenaTab(prompt_set, typed, nxt, progress, prompt, sides, status, votes, rationale, gr.State(None))
+        votes = {c: gr.Button(label, interactive=False, elem_id=f"arena-vote-{c}", size="md", min_width=120)
+                 for c, label in VOTE_BUTTONS}
+    with gr.Row(equal_height=True, elem_id="arena-foot"):
+        rationale = gr.Textbox(label="Why? (optional, one line)", max_lines=1, max_length=500, scale=2,
+                               elem_id="arena-rationale")
+        status = gr.HTML(elem_id="arena-status", js_on_load=None, padding=False, scale=3)
+    return ArenaTab(guidelines, prompt_set, typed, nxt, progress, prompt, sides, status, votes, rationale,
+                    gr.State(None))
+
+
+def _wire_guidelines(tab: ArenaTab, page: gr.Blocks | None) -> None:
+    """Fold the guidelines on load if this browser folded them before; remember every fold and unfold."""
+    tab.guidelines.collapse(None, None, None, js=GUIDE_FOLD_JS, queue=False)
+    tab.guidelines.expand(None, None, None, js=GUIDE_OPEN_JS, queue=False)
+    if page is not None:
+        remembered = gr.Textbox(visible=False)  # a State would not receive the value the js returns
+        page.load(lambda state: gr.update(open=state != "folded"), remembered, tab.guidelines,
+                  js=GUIDE_READ_JS, queue=False, show_progress="hidden")
 
 
 def build_arena_tab(services: Any, rng: random.Random | None = None) -> ArenaTab | None:
@@ -129,6 +169,7 @@ def build_arena_tab(services: Any, rng: random.Random | None = None) -> ArenaTab
     preset = settings.preset if settings.preset in engine.presets else sorted(engine.presets)[0]
     arena = Arena(engine, services.store, pool, preset, rng or random.Random())
     tab = _layout(prompt_sets(engine.preset(preset).prompt_sets))
+    _wire_guidelines(tab, services.page)
     _wire_battle(tab, arena, services)
     _wire_votes(tab, arena, services.annotator)
     return tab
@@ -192,10 +233,12 @@ def _wire_votes(tab: ArenaTab, arena: Arena, annotator: gr.Textbox) -> None:
             out[tab.status] = status_html(reply.message, "error")
         if battle is not None and battle.voted:
             out |= revealed(tab, battle) | buttons(tab, False)
+        if reply.ok:  # the first vote folds the guidelines (the fold is remembered in this browser)
+            out[tab.guidelines] = gr.update(open=False)
         return out
 
     inputs = [tab.battle, annotator, tab.rationale, tab.prompt_set]
-    outputs = [tab.battle, tab.progress, tab.status, *tab.sides, *tab.votes.values()]
+    outputs = [tab.battle, tab.progress, tab.status, *tab.sides, *tab.votes.values(), tab.guidelines]
     for choice, button in tab.votes.items():
         button.click(functools.partial(vote, choice), inputs, outputs, concurrency_limit=None,
                      show_progress="minimal")

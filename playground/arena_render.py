@@ -1,28 +1,27 @@
 """What the Arena shows, as escaped HTML: the guidelines, the prompt, two blind sides, the verdict.
 
 A side shows its continuation as plain text (no reward colours, no tooltips, no decoder name:
-any of those would give the configuration away) until the vote, when `reveal` names it. Every
+any of those would give the configuration away) until the vote, when it is named by its readable
+label (`playground.labels.short_labels`), the full stored label in its tooltip. Every
 piece of text (prompt, continuation, configuration label, store message) is escaped here with
 `storage.render.html_text`. Pure functions: views and strings in, strings out.
 """
 
 from __future__ import annotations
 
+from playground.labels import short_labels
 from storage.render import html_text
 
 SIDES = ("A", "B")  # what the annotator sees: A on the left, B on the right
 GUIDELINES = """\
-**How to judge.** Read the prompt, then both continuations, and vote for the one that answers the
-prompt better: on topic, fluent, coherent, helpful, and (for reviews) in the tone asked for. The
-two sides were written by two decoder configurations picked at random; their names stay hidden
-until you vote, so judge the text, not the method.
+Vote for the continuation that answers the prompt better: on topic, fluent, coherent, helpful and,
+for reviews, in the tone asked for. Two decoder configurations picked at random wrote the sides;
+their names show only after your vote, so judge the text, not the method. Length is not quality.
 
-- **A is better** / **B is better**: one is clearly better (keys **1** / **2**, or **A** / **B**).
-- **Tie** (**3** or **T**): both are about equally good, or differ only in ways that do not matter.
-- **Both bad** (**4** or **X**): neither is acceptable (off topic, broken, repetitive, harmful).
-- An optional one-line reason helps whoever reads the votes later. **N** starts the next battle.
-
-Length is not quality: do not prefer the longer text for being longer. One vote per battle.
+**A is better** / **B is better**: one is clearly better (keys **1** / **2**, or **A** / **B**) ·
+**Tie** (**3** or **T**): about equally good, or different in ways that do not matter ·
+**Both bad** (**4** or **X**): neither is acceptable (off topic, broken, repetitive, harmful) ·
+**N**: the next battle. One vote per battle; an optional one-line reason helps whoever reads the votes.
 """
 WAITING = "Press <b>Next battle</b> (or the <b>N</b> key) to start."
 
@@ -33,9 +32,12 @@ def prompt_html(prompt: str, prompt_set: str) -> str:
             f'<div class="arena-ptext">{html_text(prompt)}</div></div>')
 
 
-def side_html(side: int, text: str, state: str = "", label: str | None = None, error: str = "") -> str:
-    """One side: its letter, (after the vote) its configuration, its text and its state."""
-    name = f'<div class="arena-label">{html_text(label)}</div>' if label else ""
+def side_html(side: int, text: str, state: str = "", label: str | None = None, error: str = "",
+              full: str | None = None) -> str:
+    """One side: its letter, (after the vote) its configuration's `label` with the `full` one as tooltip,
+    its text and its state."""
+    tip = f' title="{html_text(full)}"' if full else ""
+    name = f'<div class="arena-label"{tip}>{html_text(label)}</div>' if label else ""
     status = f'<div class="status">{html_text(state)}</div>' if state else ""
     if error:
         status = f'<div class="status error" role="alert">error: {html_text(error)}</div>'
@@ -50,7 +52,14 @@ def status_html(message: str, kind: str = "info") -> str:
     return f'<div class="arena-status {kind}"{role}>{html_text(message)}</div>'
 
 
+def readable(labels: tuple[str, str]) -> tuple[str, str]:
+    """The two sides' readable labels (reward weights only where the sides differ in them)."""
+    names = short_labels(labels)
+    return names[labels[0]], names[labels[1]]
+
+
 def verdict_text(choice: str, labels: tuple[str, str]) -> str:
-    """Plain text: what the annotator chose, and which configuration each side was."""
+    """Plain text: what the annotator chose, and which configuration each side was (readable labels)."""
     said = {"left": "A is better", "right": "B is better", "tie": "a tie", "both_bad": "both bad"}[choice]
-    return f"You voted {said}. A was {labels[0]}; B was {labels[1]}."
+    names = readable(labels)
+    return f"You voted {said}. A was {names[0]}; B was {names[1]}."

@@ -34,7 +34,7 @@ SAVE_JS = f"""(id) => {{
 
 def annotator_box() -> gr.Textbox:
     """The header's id box (call inside a layout block)."""
-    return gr.Textbox(label="Annotator id", info="kept in this browser; type a name to use your own",
+    return gr.Textbox(label="Annotator id (kept in this browser; type a name to use your own)",
                       max_lines=1, max_length=64, elem_id="annotator", scale=1, min_width=220)
 
 

@@ -98,7 +98,8 @@ def heatmap(board: Leaderboard, which: str) -> go.Figure:
     if which == "win_fraction":
         title, scale, zrange = "Win fraction, row vs column", "RdBu", dict(zmin=0.0, zmax=1.0)
     else:
-        title, scale, zrange = "Votes per pair", "Blues", dict(zmin=0.0)
+        top = max([v for row in z for v in row if v is not None], default=1.0)
+        title, scale, zrange = "Votes per pair", "Blues", dict(zmin=0.0, zmax=max(1.0, top))
     hover = [[f"{full[i]}<br>vs {full[j]}<br>{text[i][j] or EMPTY}" for j in range(len(full))]
              for i in range(len(full))]
     fig = go.Figure(go.Heatmap(z=z, x=axis, y=axis, text=text, texttemplate="%{text}", hovertext=hover,

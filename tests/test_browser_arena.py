@@ -6,9 +6,12 @@ configuration name shows and that keys typed in a text box do not vote, votes wi
 checks the names are revealed and the buttons locked, reloads the page and checks the annotator
 id and vote count persisted, refreshes the Leaderboard, finds both configurations and exports the
 DPO rows. A typed `<script>` prompt (its battle started with the N key) is shown as text and no
-dialog opens. Also a named vote from the Compare tab. Uses Debian's chromium (never a downloaded
-browser); fails, not skips, without it or Playwright. Screenshots go to tmp_path and, when set,
-to $PLAYGROUND_SCREENSHOT_DIR.
+dialog opens. Also a named vote from the Compare tab. Layout: at 1280x800 both answers and the
+vote buttons are on screen without scrolling, the guidelines fold after the first vote and stay
+folded after a reload; at 390x844 the header's title stays on one line, the page is no wider
+than the phone and the ranking table's last column scrolls into view inside its box; bold text
+is drawn in one font. Uses Debian's chromium (never a downloaded browser); fails, not skips,
+without it or Playwright. Screenshots go to tmp_path and, when set, to $PLAYGROUND_SCREENSHOT_DIR.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ VOTE_OPEN_JS = "() => !document.querySelector('#arena-vote-left').disabled"
 def arena_app(fake_preset, tmp_path_factory):
     from backends.engine import Engine
     from playground.settings import Settings
-    from playground.ui import build_ui, load_css
+    from playground.ui import build_ui, page_style
     from storage import Store
 
     folder = tmp_path_factory.mktemp("arena")
@@ -40,7 +43,7 @@ def arena_app(fake_preset, tmp_path_factory):
     store = Store.open("sqlite:///" + str(folder / "votes.db"))
     demo = build_ui(engine, Settings(preset="fake", arena_pool=str(folder / "pool.json")), store=store)
     port = _free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=load_css())
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **page_style())
     try:
         yield f"http://127.0.0.1:{port}/", store
     finally:
@@ -94,7 +97,10 @@ def test_a_blind_battle_voted_by_key_persists_and_reaches_the_leaderboard(page, 
     page.keyboard.press("1")
     page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('vote is stored')")
     labels = [page.locator(f"#arena-side-{s} .arena-label").inner_text() for s in "ab"]
-    assert sorted(label.split("(")[0] for label in labels) == ["args", "sampling"]  # revealed after the vote
+    assert sorted(labels) == ["args w=3", "sampling"]  # revealed after the vote, by readable names
+    tips = [page.locator(f"#arena-side-{s} .arena-label").get_attribute("title") for s in "ab"]
+    assert sorted(t.split("(")[0] for t in tips) == ["args", "sampling"] and all("temperature=" in t for t in tips)
+    assert not page.locator("#arena-guide-text").is_visible()  # the first vote folds the guidelines
     assert all(page.locator(f"#arena-vote-{c}").is_disabled() for c in ("left", "right", "tie", "both_bad"))
     page.keyboard.press("2")  # locked: a second key press votes nothing
     assert "1 vote" in page.locator("#arena-progress").inner_text()
@@ -110,12 +116,16 @@ def test_a_blind_battle_voted_by_key_persists_and_reaches_the_leaderboard(page, 
     assert page.locator("#annotator input").input_value() == annotator  # the same id after a reload
     _tab(page, "Arena")
     page.wait_for_function("() => document.querySelector('#arena-progress').innerText.includes('cast 1 vote')")
+    assert not page.locator("#arena-guide-text").is_visible()  # still folded: remembered in this browser
 
     _tab(page, "Leaderboard")
     page.click("#lb-refresh")
     page.wait_for_function("() => document.querySelectorAll('#lb-table tbody tr').length === 2")
     table = page.locator("#lb-table").inner_text()
-    assert "sampling(" in table and "args(" in table
+    assert "sampling" in table and "args w=3" in table and "(" not in table.split("score")[1].split("votes")[0]
+    tips = page.locator("#lb-table td.lb-config").evaluate_all("cells => cells.map(c => c.title)")
+    assert sorted(t.split("(")[0] for t in tips) == ["args", "sampling"]  # the full label in the tooltip
+    assert page.locator("#lb-table .lb-provisional").count() == 2  # 1 vote each, fewer than 10
     page.wait_for_selector("#lb-wins .js-plotly-plot")
     page.wait_for_selector("#lb-battles .js-plotly-plot")
     assert "left side won" in page.locator("#lb-diagnostics").inner_text()
@@ -157,3 +167,62 @@ def test_a_named_vote_on_two_compare_panels(page, arena_app, tmp_path):
     named = [r for r in arena_app[1].vote_rows() if not r.blind]
     assert len(named) == 1 and named[0].choice == "right"
     _screenshot(page, tmp_path, "compare-vote.png")
+
+
+FOLD_JS = """() => {
+  window.scrollTo(0, 0);
+  return ['#arena-side-a', '#arena-side-b', '#arena-vote-left', '#arena-vote-right', '#arena-vote-tie',
+          '#arena-vote-both_bad'].map(id => {
+    const r = document.querySelector(id).getBoundingClientRect();
+    return {id, top: r.top, bottom: r.bottom, right: r.right};
+  });
+}"""
+
+
+@pytest.mark.browser
+def test_on_a_laptop_both_answers_and_the_vote_buttons_fit_one_screen(page, tmp_path):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    _tab(page, "Arena")
+    _battle(page)
+    boxes = page.evaluate(FOLD_JS)
+    _screenshot(page, tmp_path, "arena-1280x800.png")
+    below = [b for b in boxes if not (b["top"] >= 0 and b["bottom"] <= 800 and b["right"] <= 1280)]
+    assert below == [], f"outside the 1280x800 screen: {below}"
+    page.click("#arena-vote-tie")
+    page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('vote is stored')")
+
+
+@pytest.mark.browser
+def test_on_a_phone_the_header_stacks_and_the_ranking_table_scrolls_inside_its_box(page, tmp_path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    title = page.evaluate("""() => { const h = document.querySelector('#header h1');
+      return {height: h.getBoundingClientRect().height, line: parseFloat(getComputedStyle(h).lineHeight)}; }""")
+    assert title["height"] < 1.5 * title["line"]  # one line: the title does not break mid-word
+    _tab(page, "Leaderboard")
+    page.click("#lb-refresh")
+    page.wait_for_function("() => document.querySelectorAll('#lb-table tbody tr').length >= 2")
+    seen = page.evaluate("""() => {
+      const box = document.querySelector('#lb-table .lb-scroll');
+      const last = box.querySelector('th:last-child');
+      box.scrollLeft = box.scrollWidth;
+      const b = box.getBoundingClientRect(), l = last.getBoundingClientRect();
+      return {box_left: b.left, box_right: b.right, left: l.left, right: l.right, text: last.innerText,
+              overflow: getComputedStyle(box).overflowX, page: document.documentElement.scrollWidth};
+    }""")
+    _screenshot(page, tmp_path, "leaderboard-390x844.png")
+    assert seen["page"] <= 390  # the page itself does not scroll sideways
+    assert seen["overflow"] == "auto" and seen["text"] == "win rate"
+    assert seen["box_left"] - 1 <= seen["left"] and seen["right"] <= min(seen["box_right"], 390) + 1
+
+
+@pytest.mark.browser
+def test_bold_text_is_drawn_in_one_font(page):
+    """Gradio's default 600-weight file is a subset: bold text mixed two fonts ("**A**rena")."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    for selector in ("#header h1", "#header strong"):
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        assert len(fonts) == 1 and "Bold" in fonts[0]["postScriptName"], (selector, fonts)

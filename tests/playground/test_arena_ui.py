@@ -65,7 +65,8 @@ def _battle(store: Store, prompt: str = SCRIPT) -> ArenaBattle:
 def test_the_page_has_every_part_with_a_store_and_notices_without(store, demo):
     ids = {b.elem_id for b in demo.blocks.values()}
     assert {"tab-arena", "tab-leaderboard", "annotator", "arena-next", "arena-set", "arena-typed", "arena-rationale",
-            "arena-vote-left", "arena-vote-both_bad", "arena-side-a", "arena-side-b", "lb-refresh", "lb-wins",
+            "arena-vote-left", "arena-vote-right", "arena-vote-tie", "arena-vote-both_bad", "arena-side-a",
+            "arena-side-b", "arena-guidelines", "arena-status", "arena-progress", "lb-refresh", "lb-wins", "lb-table",
             "lb-battles", "export-dpo", "export-kto", "export-battles", "export-file", "compare-vote-left",
             "vote-first", "vote-second"} <= ids
     assert [t.id for t in TABS] == ["compare", "arena", "leaderboard"]
@@ -81,8 +82,10 @@ def test_the_page_has_every_part_with_a_store_and_notices_without(store, demo):
 def test_a_vote_reveals_the_names_and_locks_and_a_second_is_refused(store, demo):
     battle = _battle(store)
     out = _by_id(_vote_fn(demo, "left").fn(battle, "ann", SCRIPT, None))
-    assert "vote is stored" in out["arena-status"] and "A was rad(" in out["arena-status"]
-    assert "rad(" in out["arena-side-a"] and "args(" in out["arena-side-b"]  # left was generation b
+    assert "vote is stored" in out["arena-status"] and "A was rad k=10; B was args." in out["arena-status"]
+    assert '>rad k=10</div>' in out["arena-side-a"] and '>args</div>' in out["arena-side-b"]  # left was b
+    assert 'title="rad(k=10) @fake"' in out["arena-side-a"]  # the full label in the tooltip
+    assert out["arena-guidelines"]["open"] is False  # the first vote folds the guidelines
     assert "first &lt;b&gt;text&lt;/b&gt;" in out["arena-side-b"]
     assert all(out[f"arena-vote-{c}"]["interactive"] is False for c in ("left", "right", "tie", "both_bad"))
     voted = store.battle(battle.battle_id).vote
@@ -139,5 +142,5 @@ def test_next_battle_serves_a_stored_battle_waiting_for_votes(store, demo):
     (battle,) = [v for v in raw.values() if isinstance(v, ArenaBattle)]
     assert battle.battle_id == bid
     voted = _by_id(_vote_fn(demo, "right").fn(battle, "ann", None, "reviews"))
-    assert "B was rad(" in voted["arena-status"] and "1 of" in voted["arena-progress"]
+    assert "B was rad k=10." in voted["arena-status"] and "1 of" in voted["arena-progress"]
     assert store.battle(bid).vote.outcome == "b"
