@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -90,8 +91,25 @@ def _check(spec: FieldSpec, value: Any, prefix: str) -> None:
         raise ConfigError(name, value, f"must be one of {', '.join(map(str, spec.choices))}")
     if spec.type is str and not isinstance(value, str):
         raise ConfigError(name, value, "must be text")
+    for text in (value,) if isinstance(value, str) else value if isinstance(value, tuple) else ():
+        if isinstance(text, str) and (why := unusable_text(text)):
+            raise ConfigError(name, value, why)
     if spec.type is tuple and not isinstance(value, tuple):
         raise ConfigError(name, value, "must be a list")
+
+
+_UNUSABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unusable_text(text: str) -> str | None:
+    """Why `text` cannot be tokenized or stored (a NUL, a lone surrogate from invalid UTF-8), else None."""
+    bad = _UNUSABLE.search(text)
+    if bad is None:
+        return None
+    if bad.group() == "\x00":
+        return f"contains a NUL character (U+0000) at position {bad.start()}; remove it"
+    return (f"is not valid Unicode text: a lone surrogate U+{ord(bad.group()):04X} at position {bad.start()} "
+            "(invalid UTF-8 in the input?); send UTF-8 text")
 
 
 class Config:

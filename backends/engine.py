@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
-from backends.config import ConfigError, build_config
+from backends.config import ConfigError, build_config, unusable_text
 from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
 from backends.devices import pick_device, pick_dtype
 from backends.events import Event, Finished, Note, Rewind, TokenStep
@@ -237,6 +237,8 @@ def _check_request(request: GenerationRequest) -> None:
         raise ConfigError("prompt", request.prompt, "is empty; type a prompt")
     if len(request.prompt) > MAX_PROMPT_CHARS:
         raise ConfigError("prompt", request.prompt[:30] + "...", f"longer than {MAX_PROMPT_CHARS} characters")
+    if why := unusable_text(request.prompt):  # a NUL cannot be stored; a lone surrogate cannot be tokenized
+        raise ConfigError("prompt", request.prompt[:30], why)
     if not isinstance(request.max_new_tokens, int) or not 1 <= request.max_new_tokens <= MAX_NEW_TOKENS:
         raise ConfigError("max_new_tokens", request.max_new_tokens, f"must be an integer in [1, {MAX_NEW_TOKENS}]")
     if not isinstance(request.seed, int) or not 0 <= request.seed < 2**63:

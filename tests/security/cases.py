@@ -178,6 +178,34 @@ def compare_seed_is_refused_not_wrapped(_store: Store) -> None:
     raise AssertionError("a seed of 2**63 was accepted")
 
 
+@case
+def engine_refuses_unusable_prompts_before_tokenizing(_store: Store) -> None:
+    from backends.decoders import GenerationRequest
+    from backends.engine import ConfigError, _check_request
+
+    for prompt, words in (("Review\x00 it", "NUL"), ("caf\udce9", "lone surrogate U+DCE9"), (INVALID_UTF8, "UTF-8")):
+        try:
+            _check_request(GenerationRequest(prompt=prompt))
+        except ConfigError as error:
+            assert error.field == "prompt" and words in str(error), str(error)
+            continue
+        raise AssertionError(f"prompt {prompt!r} accepted")
+
+
+@case
+def decoder_settings_with_unusable_text_are_refused(_store: Store) -> None:
+    from backends.config import ConfigError, build_config
+    from backends.decoders import DECODERS
+
+    for key, value in (("preference", "Be kind\udcff"), ("preference", "Be\x00kind")):
+        try:
+            build_config(DECODERS.get("prs").Config, {key: value}, prefix="prs.")
+        except ConfigError as error:
+            assert error.field == f"prs.{key}", str(error)
+            continue
+        raise AssertionError(f"prs.{key}={value!r} accepted")
+
+
 def _cli_refuses(argv: list[str], expected: str) -> None:
     from backends.generate import main
 
