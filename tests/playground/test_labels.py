@@ -3,10 +3,12 @@ shown, numbers compact) and `playground.labels`, which reads the store's full la
 
 from __future__ import annotations
 
+import doctest
 from dataclasses import dataclass
 
 import pytest
 
+import backends.config
 from backends.config import Config, ConfigError, config_label, param
 from backends.decoders import DECODERS
 from playground.labels import parse_label, short_label, short_labels
@@ -70,3 +72,8 @@ def test_unreadable_or_colliding_labels_keep_their_full_text():
         DECODERS.get("args").Config(w="oops")  # why the third one is unreadable
     same = [stored_label("args", {}, {}), stored_label("args", {"k": 10}, {})]  # both read as "args"
     assert short_labels(same) == {same[0]: same[0], same[1]: same[1]}
+
+
+def test_the_docstring_example_runs():
+    failed, tried = doctest.testmod(backends.config)
+    assert tried >= 3 and failed == 0
