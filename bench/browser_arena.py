@@ -5,7 +5,8 @@ at 1280x800 it opens the Arena, plays one battle and measures, in the page, wher
 and the vote buttons are (`getBoundingClientRect`, scrolled to the top), before and after the
 first vote (the guidelines fold away after it), then the Leaderboard; at 390x844 it measures
 the header and whether the ranking table's last column can be scrolled into view inside its
-box. Screenshots of each state go to `out`. Returns a dict of numbers; `arena_fold_ok` is 1
+box. Screenshots of each state go to `out`. It casts two votes and forgets this browser's
+guidelines fold first; the page's viewport is restored at the end. Returns a dict of numbers; `arena_fold_ok` is 1
 when both answers and all four vote buttons lie inside the 1280x800 viewport after the first
 vote, `arena_fold_first_ok` the same on a first visit (guidelines open).
 
@@ -103,6 +104,15 @@ def measure_arena(page: Any, base_url: str, out: Path | None = None) -> dict[str
     """Arena and Leaderboard layout numbers (see the module docstring); screenshots to `out` when given."""
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+    before = page.viewport_size
+    try:
+        return _measure(page, base_url, out)
+    finally:
+        if before:
+            page.set_viewport_size(before)  # the caller's page as it was given
+
+
+def _measure(page: Any, base_url: str, out: Path | None) -> dict[str, Any]:
     page.set_viewport_size(LAPTOP)
     page.goto(base_url)
     page.evaluate("() => { try { localStorage.removeItem('decoder-playground-guidelines'); } catch (e) {} }")

@@ -122,7 +122,7 @@ def _layout(sets: list[str]) -> ArenaTab:
         typed = gr.Textbox(label="... or your own prompt", placeholder="leave empty to draw from the prompt set",
                            max_lines=3, scale=3, min_width=240, elem_id="arena-typed")
         nxt = gr.Button("Next battle  [N]", variant="primary", elem_id="arena-next", scale=0, min_width=160)
-    with gr.Accordion("Arena: two blind continuations, one vote. How to judge", open=True,
+    with gr.Accordion("How to judge: two blind answers, one vote", open=True,
                       elem_id="arena-guidelines") as guidelines:
         gr.Markdown(GUIDELINES, elem_id="arena-guide-text")
     with gr.Row(elem_id="arena-head"):
