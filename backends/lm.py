@@ -19,6 +19,7 @@ from typing import Protocol
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from backends.devices import Meter
 
@@ -42,15 +43,39 @@ class SequenceStack(CausalStack, Protocol):
 def _map_cache(cache: DynamicCache, fn: Callable[[torch.Tensor], torch.Tensor]) -> DynamicCache:
     """A new cache whose every key/value tensor is fn(old); the old cache is left untouched.
 
-    Safe to share tensors between caches: `DynamicLayer.update` concatenates into new tensors.
+    Safe to share tensors between caches: `DynamicLayer.update` concatenates into new tensors (the
+    new layers are always plain dynamic layers, whatever buffers the old ones wrote into).
     """
     new = copy.copy(cache)
-    new.layers = [copy.copy(layer) for layer in cache.layers]
-    for layer in new.layers:
-        if type(layer).__name__ not in ("DynamicLayer",):
+    new.layers = [_layer(fn(layer.keys), fn(layer.values)) for layer in _checked(cache)]
+    return new
+
+
+def _checked(cache: DynamicCache) -> list:
+    for layer in cache.layers:
+        if type(layer).__name__ not in ("DynamicLayer", "_RowsLayer") or not layer.is_initialized:
             raise NotImplementedError(f"cache layer {type(layer).__name__} cannot be forked or cut")
-        if layer.is_initialized:
-            layer.keys, layer.values = fn(layer.keys), fn(layer.values)
+    return cache.layers
+
+
+def _layer(keys: torch.Tensor, values: torch.Tensor) -> DynamicLayer:
+    layer = DynamicLayer()
+    layer.lazy_initialization(keys, values)
+    layer.keys, layer.values = keys, values
+    return layer
+
+
+def _buffered(cache: DynamicCache, n: int, room: int) -> DynamicCache:
+    """Each row repeated n times into buffers with `room` free positions: appends write in place."""
+    new = copy.copy(cache)
+    new.layers = []
+    for layer in _checked(cache):
+        k, v = layer.keys, layer.values  # (B, h, T, d)
+        b, t = k.shape[0] * n, k.shape[2]
+        kb = k.new_empty(b, k.shape[1], t + room, k.shape[3])  # (B*n, h, T + room, d)
+        vb = v.new_empty(b, v.shape[1], t + room, v.shape[3])
+        kb[:, :, :t], vb[:, :, :t] = k.repeat_interleave(n, dim=0), v.repeat_interleave(n, dim=0)
+        new.layers.append(_RowsLayer(kb, vb, b, t))
     return new
 
 
@@ -120,10 +145,25 @@ class LMState:
         self._count(new.numel())
         return out
 
-    def fork(self, n: int) -> LMState:
-        """Each row repeated n times (row-major: rows of row 0 first), sharing the prefix cache."""
+    def fork(self, n: int, room: int = 0) -> LMState:
+        """Each row repeated n times (row-major: rows of row 0 first). `room` > 0 preallocates that many
+        positions, so the next appends (a rollout) write in place instead of re-copying the cache."""
         rep = lambda t: t.repeat_interleave(n, dim=0)  # noqa: E731  (B*n, ...)
-        return LMState(self.stack, rep(self.ids), _map_cache(self.cache, rep), rep(self.last), self.meter, self.role)
+        cache = _buffered(self.cache, n, room) if room > 0 else _map_cache(self.cache, rep)
+        return LMState(self.stack, rep(self.ids), cache, rep(self.last), self.meter, self.role)
+
+    def reserve(self, room: int) -> LMState:
+        """This state with `room` positions preallocated: the next appends write in place (one copy now)."""
+        return self.fork(1, room=room) if room > 0 else self
+
+    def share(self) -> LMState:
+        """A state over the same rows that grows on its own: with buffered layers (a fork with room) it
+        writes past this state's end in the shared buffers, which this state never reads; else a copy."""
+        if not all(type(layer).__name__ == "_RowsLayer" for layer in self.cache.layers):
+            return self.clone()
+        cache = copy.copy(self.cache)
+        cache.layers = [_RowsLayer(layer.kbuf, layer.vbuf, layer.rows, layer.length) for layer in self.cache.layers]
+        return LMState(self.stack, self.ids, cache, self.last, self.meter, self.role)
 
     def select(self, rows: Sequence[int] | torch.Tensor) -> LMState:
         """A new state keeping `rows` (in that order; repeats allowed)."""
@@ -145,6 +185,94 @@ class LMState:
         self.cache = _map_cache(self.cache, lambda t: t[..., : length - 1, :])
         self.ids = keep[:, : length - 1]
         self.append(keep[:, length - 1])
+
+
+class _RowsLayer(DynamicLayer):
+    """A cache layer over the first `rows` rows and `length` positions of preallocated buffers
+    (B, heads, capacity, d); `update` writes the new positions in place instead of concatenating."""
+
+    def __init__(self, kbuf: torch.Tensor, vbuf: torch.Tensor, rows: int, length: int):
+        super().__init__()
+        self.kbuf, self.vbuf, self.rows, self.length = kbuf, vbuf, rows, length
+        self.dtype, self.device, self.is_initialized = kbuf.dtype, kbuf.device, True
+        self.keys, self.values = kbuf[:rows, :, :length], vbuf[:rows, :, :length]
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        end = self.length + key_states.shape[-2]
+        while end > self.kbuf.shape[2]:  # out of room: a larger buffer of its own (others keep theirs)
+            self.kbuf, self.vbuf = _grow(self.kbuf[: self.rows]), _grow(self.vbuf[: self.rows])
+        self.kbuf[: self.rows, :, self.length:end] = key_states
+        self.vbuf[: self.rows, :, self.length:end] = value_states
+        self.length = end
+        self.keys, self.values = self.kbuf[: self.rows, :, :end], self.vbuf[: self.rows, :, :end]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self.length
+
+
+class CandidateRows:
+    """Candidate rows on one shared prefix, in buffers allocated once (grown by doubling).
+
+    The prefix sits in every row; `score` feeds one candidate per row at position T in place, and
+    `commit(row)` copies that row's position T to every row, so the prefix grows by the chosen token
+    with no fresh k-row copy of the prefix cache per step (the allocator stays out of the step).
+    """
+
+    def __init__(self, prefix: LMState, rows: int, room: int = 256):
+        layers = prefix.cache.layers
+        if prefix.batch != 1 or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
+            raise NotImplementedError("candidate rows need a one-row state with dynamic cache layers")
+        self.stack, self.meter, self.role = prefix.stack, prefix.meter, prefix.role
+        self.ids, self.last, self.length = prefix.ids.clone(), prefix.last, prefix.length
+        self.rows, cap = rows, prefix.length + room
+        self.bufs = []
+        for layer in layers:
+            k, v = layer.keys, layer.values  # (1, h, T, d)
+            kb = k.new_empty(rows, k.shape[1], cap, k.shape[3])  # (rows, h, cap, d)
+            vb = v.new_empty(rows, v.shape[1], cap, v.shape[3])
+            kb[:, :, : self.length], vb[:, :, : self.length] = k, v
+            self.bufs.append((kb, vb))
+
+    def score(self, cands: torch.Tensor) -> torch.Tensor:
+        """cands (k,) -> the stack's output (k, D) after prefix + each candidate (k tokens fed)."""
+        k = cands.shape[0]
+        if k > self.rows:
+            raise ValueError(f"candidate rows: {k} candidates for {self.rows} rows")
+        cache = DynamicCache()
+        cache.layers = [_RowsLayer(kb, vb, k, self.length) for kb, vb in self.bufs]
+        out = self.stack.run(cands.to(self.stack.device)[:, None], cache, self.length)  # (k, D)
+        self.meter.count(self.role or getattr(self.stack, "role", "lm"), k)
+        return out
+
+    def commit(self, row: int, token: int, last: torch.Tensor) -> None:
+        """The candidate in `row` (output `last` (1, D)) becomes part of the prefix of every row."""
+        t = self.length
+        for kb, vb in self.bufs:
+            kb[:, :, t] = kb[row, :, t].clone()  # (rows, h, d) <- (h, d)
+            vb[:, :, t] = vb[row, :, t].clone()
+        self.length, self.last = t + 1, last
+        self.ids = torch.cat([self.ids, self.ids.new_tensor([[token]])], dim=1)  # (1, T + 1)
+        if self.length == self.bufs[0][0].shape[2]:
+            self.bufs = [(_grow(kb), _grow(vb)) for kb, vb in self.bufs]
+
+    def state(self) -> LMState:
+        """The prefix as a one-row state of its own (a copy of row 0)."""
+        cache = DynamicCache()
+        cache.layers = []
+        for kb, vb in self.bufs:
+            layer = DynamicLayer()
+            layer.lazy_initialization(kb, vb)
+            layer.keys, layer.values = kb[:1, :, : self.length].clone(), vb[:1, :, : self.length].clone()
+            cache.layers.append(layer)
+        return LMState(self.stack, self.ids, cache, self.last, self.meter, self.role)
+
+
+def _grow(buf: torch.Tensor) -> torch.Tensor:
+    """(B, h, cap, d) -> (B, h, 2 cap, d) holding the same values first."""
+    out = buf.new_empty(buf.shape[0], buf.shape[1], 2 * buf.shape[2], buf.shape[3])
+    out[:, :, : buf.shape[2]] = buf
+    return out
 
 
 class LanguageModel:

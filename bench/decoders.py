@@ -3,6 +3,7 @@
     python bench/decoders.py                                  # every decoder, embedded zoo, review prompts
     python bench/decoders.py --device cuda --prompts 40 --max-new-tokens 48
     python bench/decoders.py --decoders "sampling;rad:beta=30;args:w=3"
+    python bench/decoders.py --profile                        # time and RM tokens per step by position
 
 This is the one place that measures speed. By default it runs every registered decoder (with the
 settings in SETTINGS; a decoder added later runs with its example config) on the same model and
@@ -216,6 +217,112 @@ def make_engine(args: argparse.Namespace) -> Engine:
     return Engine(device=args.device, presets=presets)
 
 
+PROFILE = ("sampling", "args:w=3", "rad:beta=10", "arm:beta=10", "cd:k=5,rollout_len=8", "tqstar:k=5,rollout_len=8",
+           "deal:k=5,lookahead=8")
+BARS = {"sampling": 1.15, "args": 1.15, "rad": 1.15, "arm": 1.15, "cd": 1.3, "tqstar": 1.3, "deal": 1.3}
+TIMING_EOS = "\u0101"  # byte 0x01's symbol: in the zoo's vocabulary, never in its text
+
+
+def timing_copy(positions: int = 256) -> dict[str, str]:
+    """TIMING COPY of the zoo models (not the zoo): position table tiled to `positions` rows (rows below
+    128 unchanged) and EOS moved to TIMING_EOS, so every run generates exactly the tokens asked for."""
+    import shutil
+    import tempfile
+
+    from safetensors.torch import load_file, save_file
+
+    from backends.zoo import zoo_model_path
+
+    root, out = Path(tempfile.mkdtemp(prefix="bench-timing-copy-")), {}
+    for name in ("tiny-sft", "tiny-dpo-sentiment", "tiny-sentiment-rm", "tiny-sentiment-arm"):
+        dst = root / name
+        shutil.copytree(zoo_model_path(name), dst)
+        eos = json.loads((dst / "tokenizer.json").read_text())["model"]["vocab"][TIMING_EOS]
+        tok = json.loads((dst / "tokenizer_config.json").read_text())
+        (dst / "tokenizer_config.json").write_text(json.dumps({**tok, "eos_token": TIMING_EOS}))
+        cfg = json.loads((dst / "config.json").read_text())
+        (dst / "config.json").write_text(json.dumps({**cfg, "n_positions": positions, "eos_token_id": eos}))
+        weights = load_file(dst / "model.safetensors")
+        key = next(k for k in weights if k.endswith("wpe.weight"))
+        wpe = weights[key]  # (128, H)
+        weights[key] = wpe.repeat((positions + len(wpe) - 1) // len(wpe), 1)[:positions].contiguous()
+        save_file(weights, dst / "model.safetensors", metadata={"format": "pt"})
+        out[name] = str(dst)
+    return out
+
+
+def exact_prompt(lm, words: str, length: int) -> str:
+    """A raw prompt of exactly `length` policy tokens cut from `words` (repeated as needed)."""
+    ids = lm.encode(words)
+    while len(ids) < length + 8:
+        ids = ids + lm.encode(" " + words)
+    for extra in range(0, 6):
+        text = lm.decode(ids[: length + extra])
+        if len(lm.encode_prompt(text)) == length:
+            return text
+    raise ValueError(f"no prompt of exactly {length} tokens from the words given")
+
+
+def profile_positions(args: argparse.Namespace, prompts: list[dict]) -> str:
+    """Per-step CPU time and reward-model tokens by position over `args.profile_tokens` tokens after a
+    `args.profile_prompt`-token prompt, and minor page faults per run (the allocator's churn)."""
+    import dataclasses
+
+    paths = timing_copy()
+    emb = PRESETS["embedded"]
+    preset = dataclasses.replace(
+        emb, name="timing-copy", policy=paths["tiny-sft"], base=None, baseline=paths["tiny-dpo-sentiment"],
+        reward_models={"sentiment": dataclasses.replace(emb.reward_models["sentiment"],
+                                                        model=paths["tiny-sentiment-rm"])},
+        arm_models={"sentiment": paths["tiny-sentiment-arm"]}, sae=None)
+    engine = Engine(device=args.device, presets={preset.name: preset})
+    lm = engine.language_model(preset.policy)
+    n, lines = args.profile_tokens, []
+    texts = [exact_prompt(lm, p["prompt"], args.profile_prompt) for p in prompts[: args.profile_runs]]
+    lines.append(f"per position: {n} new tokens after a {args.profile_prompt}-token prompt, {len(texts)} runs each, "
+                 f"TIMING COPY of the zoo (256 positions, EOS never drawn), CPU ms per step (process time)")
+    lines += ["", "| config | ms/step first 1/8 | last 1/8 | last/first | bar | minor faults/run | "
+              "RM tok/tok by eighth |", "|---|---|---|---|---|---|---|"]
+    for spec in args.profile.split(";"):
+        lines.append(profile_one(engine, preset.name, spec, texts, n))
+        print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
+def profile_one(engine: Engine, preset: str, spec: str, texts: list[str], n: int) -> str:
+    """One table row: CPU ms per step in the first and last eighth, minor faults, RM tokens by eighth."""
+    import resource
+
+    name, config = parse_spec(spec)
+    rewards = {"sentiment": 1.0} if DECODERS.get(name).needs_reward else {}
+
+    def make(text: str, seed: int) -> GenerationRequest:
+        return GenerationRequest(prompt=text, decoder=name, config=config, rewards=rewards, preset=preset, seed=seed,
+                                 max_new_tokens=n, raw_prompt=True)
+
+    engine.generate(make(texts[0], 99))  # warm-up
+    times, rm, faults = [[] for _ in range(n)], [[] for _ in range(n)], []
+    for seed, text in enumerate(texts):
+        before, last = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+        for event in engine.stream(make(text, seed)):
+            if isinstance(event, TokenStep):
+                now = time.process_time()
+                times[event.index].append((now - last) * 1e3)
+                rm[event.index].append(event.cost.reward_tokens)
+                last = now
+            elif isinstance(event, Finished) and event.stop_reason == "error":
+                raise SystemExit(f"{spec}: {event.error}")
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    e = n // 8
+    first = statistics.fmean(t for ts in times[1: e + 1] for t in ts)  # step 0 carries the prefill
+    final = statistics.fmean(t for ts in times[n - e:] for t in ts)
+    by_eighth = " ".join(f"{statistics.fmean(r for rs in rm[i * e:(i + 1) * e] for r in rs):.1f}" for i in range(8))
+    bar = BARS.get(name)
+    verdict = "" if bar is None else f"<= {bar} {'ok' if final / first <= bar else 'MISSED'}"
+    return (f"| {spec} | {first:.2f} | {final:.2f} | {final / first:.2f} | {verdict} | "
+            f"{statistics.fmean(faults):.0f} | {by_eighth} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--preset", default=None, help="a registered preset (default: embedded, or the --preset-file's)")
@@ -231,10 +338,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto", help="auto: cuda when a GPU is present, else mps, else cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: auto, one thread on the CPU)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--profile", nargs="?", const=";".join(PROFILE), default=None,
+                   help="per-position profile instead of the table: ';'-separated configs (default: token-level ones)")
+    p.add_argument("--profile-tokens", type=int, default=128)
+    p.add_argument("--profile-prompt", type=int, default=64, help="prompt length in tokens for --profile")
+    p.add_argument("--profile-runs", type=int, default=2, help="prompts per configuration for --profile")
     args = p.parse_args(argv)
     set_cpu_threads(args.threads or "auto", pick_device(args.device))
     prompts = [json.loads(line) for line in Path(args.prompt_file).read_text().splitlines() if line.strip()]
     prompts = prompts[: args.prompts]
+    if args.profile:
+        print(profile_positions(args, prompts))
+        return
     engine = make_engine(args)
     rows, base = [], None
     for spec in args.decoders.split(";"):

@@ -200,8 +200,11 @@ class TokenwiseDecoder(Decoder):
         return self.start_run(ctx, ctx.prompt_ids, Run)
 
     def start_run(self, ctx: DecodeContext, prompt_ids: list[int], cls: type[Run], **extra: Any) -> Run:
-        return cls(policy=ctx.lm.start(prompt_ids, ctx.meter), base=ctx.base_state(prompt_ids),
-                   scorer=self.make_scorer(ctx), prompt_ids=prompt_ids, **extra)
+        room = ctx.max_new_tokens + 1  # the committed tokens are written in place, never re-copied
+        base = ctx.base_state(prompt_ids)
+        return cls(policy=ctx.lm.start(prompt_ids, ctx.meter).reserve(room),
+                   base=None if base is None else base.reserve(room), scorer=self.make_scorer(ctx),
+                   prompt_ids=prompt_ids, **extra)
 
     def commit(self, ctx: DecodeContext, run: Run, token: int, verdict: Scores) -> None:
         """Called once the token is chosen, after the policy, base and scorer moved on."""

@@ -77,12 +77,15 @@ def roll_out(ctx, state: LMState, cands: torch.Tensor, n: int, length: int, para
     EOS ends the text and gets empty rollouts. Returns the k candidate rows and the samples [k][n].
     """
     k, eos = len(cands), ctx.lm.eos_token_id
-    expanded = state.fork(k)
+    expanded = state.fork(k, room=1 + (length if n == 1 else 0))  # buffers: the rollouts write in place
     expanded.append(cands)  # (k,)
     live = [i for i, c in enumerate(cands.tolist()) if c != eos]
     samples = [[Sample() for _ in range(n)] for _ in range(k)]
     if live and length > 0:
-        rows = expanded.select([i for i in live for _ in range(n)])  # (len(live) * n rows)
+        if len(live) < k:
+            rows = expanded.select([i for i in live for _ in range(n)])  # (len(live) * n rows)
+        else:  # every candidate goes on: grow past the candidate rows without copying them
+            rows = expanded.share() if n == 1 else expanded.fork(n, room=length)  # (k * n rows)
         drawn = sample_batch(rows, params, length, ctx.rng, eos, ctx.cancel)
         for j, sample in enumerate(drawn):
             samples[live[j // n]][j % n] = sample

@@ -17,7 +17,7 @@ from transformers import DynamicCache
 
 from backends.config import Config, ConfigError, param
 from backends.devices import Meter
-from backends.lm import LanguageModel, LMState
+from backends.lm import CandidateRows, LanguageModel, LMState
 from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, RolloutScores, TextPrefixScorer
 
 OUTPUTS = ("auto", "sigmoid", "softmax", "raw")
@@ -123,38 +123,57 @@ def is_causal(cfg) -> bool:
 class CachedPrefixScorer:
     """RAD's fast path: the reward model's cache follows the chosen token; k new tokens a step.
 
-    Rollouts are scored from the same cache: fork it to the k candidates, feed only candidate +
-    rollout tokens (rows padded to one length, each read at its own last token).
+    Next-token candidates are fed into preallocated candidate rows (`CandidateRows`), so a step
+    copies no prefix cache. Rollouts are scored from the same prefix: fork it to the k candidates,
+    feed only candidate + rollout tokens (rows padded to one length, each read at its own last token).
     """
 
     bridge = False
 
     def __init__(self, clf: SequenceClassifier, prompt_ids: Sequence[int], meter: Meter, eos: int):
         self.clf, self.eos = clf, eos
-        self.state = LMState.prefill(clf, prompt_ids, meter)
+        self._state = LMState.prefill(clf, prompt_ids, meter)
+        self._rows: CandidateRows | None = None  # while set, it holds the prefix (the state lags behind)
+        self._cand: tuple[list[int], torch.Tensor] | None = None  # last candidates and their heads (k, L)
         self._forked: tuple[LMState, list[int]] | None = None
+
+    @property
+    def state(self) -> LMState:
+        """The prefix as a one-row state (rebuilt from the candidate rows when they moved it on)."""
+        if self._rows is not None:
+            self._state, self._rows = self._rows.state(), None
+        return self._state
 
     def score_candidates(self, cand_ids: torch.Tensor) -> torch.Tensor:
         cands = [int(c) for c in cand_ids.tolist()]
-        forked = self.state.fork(len(cands))
-        forked.append(torch.tensor(cands))
-        self._forked = (forked, cands)
-        return self.clf.transform(forked.logits()).cpu()  # (k,)
+        if self._rows is None or self._rows.rows < len(cands):
+            self._rows = CandidateRows(self.state, len(cands))
+        heads = self._rows.score(torch.tensor(cands))  # (k, L)
+        self._cand, self._forked = (cands, heads), None
+        return self.clf.transform(heads).cpu()  # (k,)
+
+    def _fork(self, cands: list[int], room: int = 0) -> LMState:
+        forked = self.state.fork(len(cands), room=room + 1)
+        forked.append(torch.tensor(cands))  # (k,)
+        self._forked, self._cand = (forked, cands), None
+        return forked
 
     def score_rollouts(self, cand_ids: torch.Tensor, rollouts: Sequence[Sequence[Sequence[int]]]) -> RolloutScores:
         cands = [int(c) for c in cand_ids.tolist()]
-        cand = self.score_candidates(cand_ids)  # (k,)  forks the prefix to the k candidates
+        rows = [(i, j, _until_eos(r, self.eos)) for i, c in enumerate(cands) if c != self.eos
+                for j, r in enumerate(rollouts[i])]
+        rows = [row for row in rows if row[2]]
+        width = max((len(r) for _, _, r in rows), default=0)
+        own = [i for i, _, _ in rows] == list(range(len(cands)))  # one rollout per candidate, all go on
+        forked = self._fork(cands, room=width if own else 0)
+        cand = self.clf.transform(forked.logits()).cpu()  # (k,)
         n = max(len(rows) for rows in rollouts)
         total = cand[:, None].repeat(1, n)  # (k, n)  a rollout that adds nothing reads the candidate row
         if self.eos in cands:  # an EOS candidate ends the text: its reward is the prefix's own
             total[cands.index(self.eos)] = self.clf.transform(self.state.logits()).cpu()[0]
-        rows = [(i, j, _until_eos(r, self.eos)) for i, c in enumerate(cands) if c != self.eos
-                for j, r in enumerate(rollouts[i])]
-        rows = [row for row in rows if row[2]]
         if rows:
-            width = max(len(r) for _, _, r in rows)
             padded = torch.tensor([r + [self.eos] * (width - len(r)) for _, _, r in rows])  # (R, width)
-            grown = self._forked[0].select([i for i, _, _ in rows])
+            grown = forked.share() if own else forked.select([i for i, _, _ in rows])
             heads = grown.extend(padded)  # (R, width, L)
             last = torch.tensor([len(r) - 1 for _, _, r in rows])  # (R,)
             values = self.clf.transform(heads[torch.arange(len(rows)), last]).cpu()  # (R,)
@@ -163,17 +182,23 @@ class CachedPrefixScorer:
         return RolloutScores(total, {}, cand)
 
     def score_sequence(self, ids: Sequence[int]) -> torch.Tensor:
-        self._forked = None
-        heads = self.state.extend([list(ids)])[0]  # (m, L)
+        state = self.state
+        self._forked = self._cand = None
+        heads = state.extend([list(ids)])[0]  # (m, L)
         return self.clf.transform(heads).cpu()  # (m,)
 
     def advance(self, token_id: int) -> None:
-        if self._forked is not None and int(token_id) in self._forked[1]:
+        token = int(token_id)
+        if self._cand is not None and token in self._cand[0]:
+            row = self._cand[0].index(token)
+            self._rows.commit(row, token, self._cand[1][row: row + 1])
+        elif self._forked is not None and token in self._forked[1]:
             forked, cands = self._forked
-            self.state = forked.select([cands.index(int(token_id))])
+            self._state = forked.select([cands.index(token)])
         else:
-            self.state.append([int(token_id)])
-        self._forked = None
+            self.state.append([token])
+            self._rows = None
+        self._forked = self._cand = None
 
 
 @dataclass(frozen=True)
