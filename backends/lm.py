@@ -343,9 +343,11 @@ class LanguageModel:
         return self.tokenizer.decode([int(i) for i in ids if int(i) != self.eos_token_id])
 
     def token_text(self, token_id: int) -> str:
+        """A token's text for display (candidate tables): NUL is shown as the escape `\\x00`, since a
+        label cannot carry it (storage refuses NUL); the generated text itself is never changed."""
         if token_id == self.eos_token_id:
             return ""
-        return self.tokenizer.decode([int(token_id)])
+        return self.tokenizer.decode([int(token_id)]).replace("\x00", "\\x00")
 
     def vocab(self) -> dict[str, int]:
         """The tokenizer's vocabulary, built once (tokenizer compatibility checks compare it)."""
