@@ -92,7 +92,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset-file", default=None, help="JSON describing a Preset (name, policy, base, ...)")
     p.add_argument("--reward", action="append", default=[], metavar="NAME=WEIGHT",
                    help="the run's reward (steers guided decoders, judges all); default: the preset's")
-    p.add_argument("--reward-set", action="append", default=[], metavar="NAME.KEY=VALUE", help="reward setting")
+    p.add_argument("--reward-set", action="append", default=[], metavar="NAME.KEY=VALUE",
+                   help="reward setting; NAME.output=raw reads a reward model's raw logit (the ARGS paper's scale "
+                        "for args.w) instead of the preset's squashed one (zoo: sigmoid 0..1), which every "
+                        "decoder weight (args.w, rad.beta, cd.lam, tqstar.lam, deal.lam) then multiplies")
     p.add_argument("--samples", type=int, default=1, help="generations per prompt and configuration")
     p.add_argument("--seed", type=int, default=0, help="run seed; a generation's seed depends on prompt and sample")
     p.add_argument("--max-new-tokens", type=int, default=None, help="default: the preset's")
