@@ -291,6 +291,7 @@ class LanguageModel:
         self.eos_token_id = int(eos)
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])  # rows: may exceed the tokenizer
         self.n_tokens = min(len(tokenizer), self.vocab_size)  # ids >= n_tokens are padding rows, never drawn
+        self._texts: dict[int, str] = {}  # token id -> display text (see token_text)
         cfg = model.config
         self.max_length: int | None = getattr(cfg, "n_positions", None) or getattr(
             cfg, "max_position_embeddings", None)
@@ -347,7 +348,10 @@ class LanguageModel:
         label cannot carry it (storage refuses NUL); the generated text itself is never changed."""
         if token_id == self.eos_token_id:
             return ""
-        return self.tokenizer.decode([int(token_id)]).replace("\x00", "\\x00")
+        text = self._texts.get(int(token_id))
+        if text is None:  # decoded once per id: the candidate table asks for k of them every step
+            text = self._texts[int(token_id)] = self.tokenizer.decode([int(token_id)]).replace("\x00", "\\x00")
+        return text
 
     def vocab(self) -> dict[str, int]:
         """The tokenizer's vocabulary, built once (tokenizer compatibility checks compare it)."""

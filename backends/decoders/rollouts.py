@@ -2,7 +2,9 @@
 
 Rows grow from one shared, already-cached prefix; a row that emits EOS leaves the batch (its
 cache rows are dropped), and the last drawn token is never fed, so a rollout of n tokens costs
-exactly n LM tokens beyond its prefix. Nothing here scores or selects.
+exactly n LM tokens beyond its prefix. A fork made for rollouts reserves room for them, so their
+tokens are written in place. `look_ahead` hands the rollouts to the run's reward scorer (which
+counts what it feeds); nothing here selects.
 """
 
 from __future__ import annotations
@@ -14,19 +16,18 @@ import torch
 
 from backends.events import Rollout
 from backends.lm import LMState
-from backends.sampling import SamplingParams, draw, process, step_stats
+from backends.sampling import SamplingParams, draw, process
 
 
 @dataclass
 class Sample:
-    """One row's drawn tokens and (optionally) per-token statistics."""
+    """One row's drawn tokens (a kept one's statistics come from `sequence.Replay`)."""
 
     ids: list[int] = field(default_factory=list)
-    stats: list[tuple[float, float, float, float]] = field(default_factory=list)  # logp_base, logp_dec, kl, H
 
 
 def sample_batch(state: LMState, params: SamplingParams, max_new: int, rng: torch.Generator, eos: int,
-                 cancel: threading.Event | None = None, with_stats: bool = False) -> list[Sample]:
+                 cancel: threading.Event | None = None) -> list[Sample]:
     """Continue each row of `state` (consumed: it is advanced in place) until EOS or `max_new` tokens."""
     samples = [Sample() for _ in range(state.batch)]
     active = list(range(state.batch))  # sample index of each row of `state`
@@ -37,14 +38,10 @@ def sample_batch(state: LMState, params: SamplingParams, max_new: int, rng: torc
         logits = state.logits()  # (A, V)
         scores = process(logits, state.ids, params)  # (A, V)
         tokens = draw(scores, rng, greedy)  # (A,)
-        base_logp = logits.log_softmax(-1) if with_stats else None
         keep = []
         for row, index in enumerate(active):
             tok = int(tokens[row])
             samples[index].ids.append(tok)
-            if with_stats:
-                logp_dec, kl, ent = step_stats(base_logp[row], scores[row], greedy, tok)
-                samples[index].stats.append((float(base_logp[row, tok]), logp_dec, kl, ent))
             if tok != eos:
                 keep.append(row)
         if not keep or step == max_new - 1:
