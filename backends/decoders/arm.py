@@ -19,7 +19,8 @@ from backends.rewards.base import WeightedPrefixScorer
 
 @dataclass(frozen=True)
 class ArmConfig(RadConfig):
-    beta: float = param(10.0, low=0.0, high=1000.0, step=0.5, help="Steering strength (paper: 10)")
+    beta: float = param(10.0, low=0.0, high=1000.0, step=0.5,
+                        help="beta on the ARM head's reward, a sigmoid in 0..1 (paper: 10)")
 
 
 @DECODERS.register("arm")
