@@ -2,8 +2,13 @@
 
 `Decoder.stream(ctx)` yields events and always ends with `Finished`. `TokenwiseDecoder` owns the
 loop (propose -> score -> select -> append -> emit) so a token-level algorithm implements only
-`scores()`. This module loads nothing and catches nothing: the Engine builds the context and
-turns exceptions into `Finished(stop_reason="error")`.
+`scores(ctx, run, logp)`. A run's state (policy, base, reward scorer, committed ids) is a `Run`
+made by `begin()`, never an attribute of the shared decoder. The trace's log p base, KL and
+entropy read the preset's base model (its own cache, its own meter line) when it is not the
+policy. The roles a decoder deals with are Protocols: `Scorer` (the reward scorer it receives;
+it counts every reward-model token it feeds) and `Models` (what it may load). This module loads
+nothing and catches nothing: the Engine builds the context and turns exceptions into
+`Finished(stop_reason="error")`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@
 output to a calibrated value (sigmoid for a single logit, softmax probability otherwise). A
 decoder-only classifier that shares the policy's tokenizer is also a `CausalStack`: its head is
 read at the last position of a cached state, which is RAD's unidirectional reward model and
-gives `CachedPrefixScorer`, the token-level fast path (k reward tokens per step, no re-encoding).
+gives `CachedPrefixScorer`, the token-level fast path (k reward tokens per step, no re-encoding;
+rollouts forked from the same cache). Decoder-only trunks are told by their config (`is_causal`).
+Every token fed, cached or not, is counted on the run's meter here, where the model runs.
 """
 
 from __future__ import annotations
