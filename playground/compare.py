@@ -43,7 +43,7 @@ from playground.traces import reward_kl_figure, trace_figure
 
 log = logging.getLogger(__name__)
 MAX_PANELS = 4
-EVERY_TOKENS, EVERY_MS = 2, 120.0  # UI refresh (small deltas): whichever comes first
+EVERY_TOKENS, EVERY_MS = 16, 300.0  # UI refresh: each message costs the page ~10 ms of Gradio work, so few
 CLOSE = '<button class="insp-close" title="close" aria-label="close the inspector">×</button>'
 # The inspector opens as a side panel next to the tokens whenever it gets content; × closes it.
 INSPECTOR_JS = """
@@ -99,17 +99,25 @@ class CompareTab:
         return shared.union(*(p.inputs() for p in self.panels))
 
     def run_outputs(self) -> list:
-        return [self.live, self.traces, self.reward_kl, self.views, self.record]
+        """What the streaming run updates: few outputs, because the page does work per output and message."""
+        return [self.live, self.views]
+
+    def finish_outputs(self) -> list:
+        return [self.traces, self.reward_kl, self.record]
 
 
 def live_outputs(tab: CompareTab, live: LiveRun, views: list[PanelView], message: str = "",
                  final: bool = False) -> dict:
-    """A run's outputs: what changed as one small payload while streaming; with `final`, every panel
-    whole and the interactive figures (sent once)."""
-    out: dict = {tab.live: live.delta(views, message, final), tab.views: views}
-    if final:
-        labels = [panel_label(i, v) for i, v in enumerate(views)]
-        out |= {tab.traces: trace_figure(views, labels), tab.reward_kl: reward_kl_figure(views, labels)}
+    """One message of a run: what changed, as one small payload (with `final`, every panel whole)."""
+    return {tab.live: live.delta(views, message, final), tab.views: views}
+
+
+def finish_outputs(tab: CompareTab, views: list[PanelView], hooks: CompareHooks) -> dict:
+    """After a run: the interactive figures (drawn once) and, when every panel finished, the hook's record."""
+    labels = [panel_label(i, v) for i, v in enumerate(views)]
+    out: dict = {tab.traces: trace_figure(views, labels), tab.reward_kl: reward_kl_figure(views, labels)}
+    if hooks.on_finished is not None and views and all(v.done for v in views):
+        out[tab.record] = hooks.on_finished(views)
     return out
 
 
@@ -258,14 +266,9 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
     def stream(requests: list[GenerationRequest], session: str) -> Iterator[dict]:
         live, views, message = LiveRun(), [], ""
         for views, message in session_stream(engine, runs, session, requests, EVERY_TOKENS, EVERY_MS):
-            out = live_outputs(tab, live, views, message)
-            if live.seq == 1:  # the run's first payload: last run's figures go
-                out |= {tab.traces: None, tab.reward_kl: None}
-            yield out
+            yield live_outputs(tab, live, views, message)
         if views:
             yield live_outputs(tab, live, views, message, final=True)
-        if hooks.on_finished is not None and views and all(v.done for v in views):
-            yield {tab.record: hooks.on_finished(views)}
 
     stream_on_gpu = on_accelerator(stream, settings.gpu_seconds)
 
@@ -277,12 +280,21 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
     def stop(request: gr.Request) -> None:
         runs.stop(_session(request))
 
-    # A second Run supersedes the one still streaming: `stop` (outside the queue) ends it within a
+    def start(request: gr.Request) -> dict:
+        stop(request)
+        return {tab.traces: None, tab.reward_kl: None}  # the last run's figures go
+
+    def finish(views: list[PanelView]) -> dict:
+        return finish_outputs(tab, views, hooks) if views else {}
+
+    # A second Run supersedes the one still streaming: `start` (outside the queue) ends it within a
     # step, and "always_last" makes the browser start the new run once the old one has ended
-    # (the default, "once", would drop a trigger that arrives while the old run is pending).
-    tab.run.click(stop, None, None, queue=False).then(
+    # (the default, "once", would drop a trigger that arrives while the old run is pending). The
+    # streaming step has no progress overlay: the panels show their own status.
+    tab.run.click(start, None, [tab.traces, tab.reward_kl], queue=False).then(
         run, tab.run_inputs(), tab.run_outputs(), concurrency_limit=settings.concurrency,
-        concurrency_id="accelerator", show_progress="minimal", trigger_mode="always_last")
+        concurrency_id="accelerator", show_progress="hidden", trigger_mode="always_last").then(
+        finish, tab.views, tab.finish_outputs(), queue=False, show_progress="hidden")
     tab.stop.click(stop, None, None, queue=False, js=STOPPING_JS)
 
 

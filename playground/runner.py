@@ -161,9 +161,9 @@ def run_panels(engine: StreamSource, requests: Sequence[GenerationRequest], canc
     """Yield the list of panel views, throttled; the last yield has every panel finished.
 
     Each stream runs in its own worker thread, taking turns on the device by `FairShare`, so a
-    fast panel is not held to a slow neighbour's pace. A snapshot goes out when a panel finishes
-    or notes something, when every panel gained `every_tokens` tokens on average, or `every_ms`
-    after the last one if anything changed. The same list is yielded each time (the views grow in
+    fast panel is not held to a slow neighbour's pace. A snapshot goes out at the first event, when
+    a panel finishes or notes something, when every panel gained `every_tokens` tokens on average,
+    or `every_ms` after the last one if anything changed. The same list is yielded each time (the views grow in
     place). Closing this generator halts the workers (each ends after its current step and closes
     its stream) and waits up to `join_s` for them.
     """
@@ -174,7 +174,7 @@ def run_panels(engine: StreamSource, requests: Sequence[GenerationRequest], canc
                                 name=f"panel-{i}") for i, r in enumerate(requests)]
     for worker in workers:
         worker.start()
-    live, pending, dirty, last = len(workers), 0, False, time.perf_counter()
+    live, pending, dirty, last = len(workers), 0, False, float("-inf")  # the first event goes out at once
     try:
         while live:
             wait = every_ms / 1e3 - (time.perf_counter() - last)

@@ -8,7 +8,7 @@ import types
 
 import gradio as gr
 
-from playground.compare import CompareHooks, live_outputs
+from playground.compare import CompareHooks, finish_outputs, live_outputs
 from playground.gpu import on_accelerator
 from playground.loading import warm_at_startup
 from playground.settings import Settings
@@ -74,7 +74,7 @@ def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
     assert launch_kwargs(Settings())["css"]
 
 
-def test_live_outputs_send_a_small_payload_and_the_figures_only_at_the_end():
+def test_a_run_streams_small_payloads_and_sends_the_figures_once_at_the_end():
     import json
 
     from playground.live import LiveRun
@@ -85,11 +85,14 @@ def test_live_outputs_send_a_small_payload_and_the_figures_only_at_the_end():
     tab = demo_tab["tab"]
     live = LiveRun()
     streaming = live_outputs(tab, live, [view([1, 2], done=False), view([1, 3], done=False)], "")
-    assert set(streaming) == {tab.live, tab.views}  # no figures, no panel HTML while streaming
-    final = live_outputs(tab, live, [view([1, 2]), view([1, 3])], "", final=True)
-    assert set(final) == set(tab.run_outputs()) - {tab.record}
-    payload = json.loads(final[tab.live])
+    assert set(streaming) == set(tab.run_outputs()) == {tab.live, tab.views}  # no figures while streaming
+    views = [view([1, 2]), view([1, 3])]
+    payload = json.loads(live_outputs(tab, live, views, "", final=True)[tab.live])
     assert payload["final"] and 'data-step="1"' in payload["panels"][1]["tokens"]
+    records = []
+    done = finish_outputs(tab, views, CompareHooks(on_finished=lambda v: records.append(v) or "stored"))
+    assert set(done) == set(tab.finish_outputs()) and done[tab.record] == "stored" and records == [views]
+    assert done[tab.traces].data  # the figures, drawn once at the end
 
 
 def test_pick_example_fills_the_prompt_and_its_keywords():
