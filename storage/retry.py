@@ -25,13 +25,13 @@ from storage.errors import StoreFault, StoreUnavailable
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
-# (reason, words in SQLite's message or PostgreSQL SQLSTATEs, what an operator can do)
+# (reason, what it says of the database, words in SQLite's message or PostgreSQL SQLSTATEs, the fix)
 FAULTS = (
-    ("read-only", ("readonly database", "read-only", "25006"),
+    ("read-only", "is read-only", ("readonly database", "read-only", "25006"),
      "make the database file and its folder writable by the app (or point DATABASE_URL at a writable database)"),
-    ("disk full", ("database or disk is full", "disk is full", "53100"),
+    ("disk full", "is on a full disk", ("database or disk is full", "disk is full", "53100"),
      "free disk space where the database lives (or point DATABASE_URL elsewhere)"),
-    ("bad text", ("nul (0x00)", "22021", "22p05"),
+    ("bad text", "cannot hold the text (NUL or invalid Unicode)", ("nul (0x00)", "22021", "22p05"),
      "remove NUL characters and invalid Unicode from the text (the store's validation should have refused it)"),
 )
 
@@ -88,9 +88,9 @@ def fault(what: str, where: str, error: BaseException) -> StoreFault | None:
         return None
     original = error.orig
     words = f"{original} {getattr(original, 'sqlstate', '') or ''}".lower()
-    for reason, markers, fix in FAULTS:
+    for reason, says, markers, fix in FAULTS:
         if any(marker in words for marker in markers):
-            return StoreFault(f"could not {what}: nothing was stored, because the database {where} is {reason}"
+            return StoreFault(f"could not {what}: nothing was stored, because the database {where} {says}"
                               f" ({short(error)}). Fix: {fix}.", reason)
     if is_transient(error):
         return None
