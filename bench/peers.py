@@ -235,7 +235,8 @@ def run_all(names: list[str], sizes, repeats: int, notes: list[str]) -> list[dic
                              "same": same_tokens(ours.ids, theirs.ids) if name in ("args", "tqstar") else "-",
                              "flt_ours": ours.minflt / max(ours.tokens, 1),
                              "flt_official": theirs.minflt / max(theirs.tokens, 1)})
-                print(f"done {name} prompt {prompt_len} new {new}: ratio {ratio:.2f}", file=sys.stderr, flush=True)
+                print(f"done {name} prompt {prompt_len} new {new}: ours {ours.per_token * 1e3:.2f} ms/tok, official "
+                      f"{theirs.per_token * 1e3:.2f} ms/tok, ratio {ratio:.2f}", file=sys.stderr, flush=True)
         return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)
