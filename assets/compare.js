@@ -116,6 +116,10 @@
       if (p.summary !== undefined) { const s = root('summary'); if (s) s.innerHTML = p.summary; }
       const traces = document.getElementById('live-traces');
       if (traces) traces.classList.toggle('live-done', !!p.final);
+      for (const id of ['traces', 'reward-kl']) {  // last run's figures hide until this run's arrive
+        const plot = document.getElementById(id);
+        if (plot) plot.classList.toggle('live-running', !p.final);
+      }
       if (!st.drawPending) { st.drawPending = true; requestAnimationFrame(draw); }
     }
 

@@ -227,19 +227,24 @@ def _wire_form(tab: CompareTab, engine: Engine) -> None:
         tab.example.change(pick_example, tab.example, [tab.prompt, keywords[0]], queue=False)
     else:
         tab.example.change(lambda choice: pick_example(choice)[0], tab.example, tab.prompt, queue=False)
-    tab.count.change(lambda n: [gr.update(visible=i < int(n)) for i in range(MAX_PANELS)], tab.count,
-                     [p.column for p in tab.panels], queue=False)
+    # Showing and hiding panels, decoder settings and overrides happens in the page alone: a block
+    # that a server event ever updated is revisited, with all its children, on every later message
+    # of every run, which made streaming slow.
+    tab.count.change(None, tab.count, [p.column for p in tab.panels],
+                     js=f"(n) => [...Array({MAX_PANELS}).keys()].map(i => {_SHOW}(i < Number(n)))")
     for panel in tab.panels:
-        panel.decoder.change(_decoder_switch(panel), panel.decoder, [panel.about, *panel.groups.values()],
-                             queue=False)
-        panel.override.change(lambda on: gr.update(visible=on), panel.override, panel.override_box, queue=False)
+        panel.decoder.change(None, panel.decoder, [panel.about, *panel.groups.values()], js=_decoder_switch_js(panel))
+        panel.override.change(None, panel.override, panel.override_box, js=f"(on) => {_SHOW}(on)")
 
 
-def _decoder_switch(panel: PanelWidgets) -> Callable[[str], list]:
-    def switch(name: str) -> list:
-        return [about_decoder(name), *(gr.update(visible=n == name) for n in panel.groups)]
+_SHOW = "((on) => ({__type__: 'update', visible: !!on}))"
 
-    return switch
+
+def _decoder_switch_js(panel: PanelWidgets) -> str:
+    """Page-side: the chosen decoder's summary and only its settings group."""
+    names = list(panel.groups)
+    about = json.dumps({n: about_decoder(n) for n in names})
+    return f"(name) => [({about})[name] || '', ...{json.dumps(names)}.map(n => {_SHOW}(n === name))]"
 
 
 def pick_example(choice: str | None) -> tuple:
@@ -280,18 +285,15 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
     def stop(request: gr.Request) -> None:
         runs.stop(_session(request))
 
-    def start(request: gr.Request) -> dict:
-        stop(request)
-        return {tab.traces: None, tab.reward_kl: None}  # the last run's figures go
-
     def finish(views: list[PanelView]) -> dict:
         return finish_outputs(tab, views, hooks) if views else {}
 
-    # A second Run supersedes the one still streaming: `start` (outside the queue) ends it within a
+    # A second Run supersedes the one still streaming: `stop` (outside the queue) ends it within a
     # step, and "always_last" makes the browser start the new run once the old one has ended
     # (the default, "once", would drop a trigger that arrives while the old run is pending). The
-    # streaming step has no progress overlay: the panels show their own status.
-    tab.run.click(start, None, [tab.traces, tab.reward_kl], queue=False).then(
+    # streaming step has no progress overlay: the panels show their own status, and the page's
+    # script hides the last run's figures until this run's arrive.
+    tab.run.click(stop, None, None, queue=False).then(
         run, tab.run_inputs(), tab.run_outputs(), concurrency_limit=settings.concurrency,
         concurrency_id="accelerator", show_progress="hidden", trigger_mode="always_last").then(
         finish, tab.views, tab.finish_outputs(), queue=False, show_progress="hidden")
