@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
+from backends.allowlist import ModelNotAllowed, check_model_id
 from backends.config import ConfigError, build_config, unusable_text
 from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
 from backends.devices import pick_device, pick_dtype
@@ -35,15 +36,24 @@ from backends.sae import SparseAutoencoder, load_sae
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 8000
 MAX_NEW_TOKENS = 1024
-USER_ERRORS = (ConfigError, UnknownName, ModelNotFound)
+USER_ERRORS = (ConfigError, UnknownName, ModelNotFound, ModelNotAllowed)
+ROLES = {"lm": "language model", "clf": "reward model", "arm": "ARM reward model", "sae": "sparse autoencoder",
+         "embedder": "sentence-embedding model"}
 
 
 class Engine:
-    """Model cache + request validation + guarded streaming. Thread-safe."""
+    """Model cache + request validation + guarded streaming. Thread-safe.
+
+    `allowed_models` (public mode): the only model ids any load may name, checked before anything
+    is resolved (`backends.allowlist.check_model_id`: no file system, no network), so a request's
+    free-text model field (tqstar.baseline, dpo_implicit.aligned/.reference, preference.model, a
+    classifier's model) cannot probe paths or start a download. None: any id (private use).
+    """
 
     def __init__(self, device: str = "auto", device_map: str | None = None,
-                 presets: dict[str, Preset] | None = None):
+                 presets: dict[str, Preset] | None = None, allowed_models: Collection[str] | None = None):
         self.presets = dict(PRESETS if presets is None else presets)
+        self.allowed_models = None if allowed_models is None else frozenset(allowed_models)
         self.device = pick_device(device)
         self.dtype = pick_dtype(self.device)
         self.device_map = device_map
@@ -58,6 +68,8 @@ class Engine:
 
     # ---- models -------------------------------------------------------------------------------
     def _load(self, kind: str, model_id: str, make: Callable[[], Any]) -> Any:
+        if self.allowed_models is not None:
+            check_model_id(model_id, self.allowed_models, field=ROLES.get(kind, kind), public=True)
         key = (kind, model_id)
         with self._load_lock:
             if key not in self._models:
