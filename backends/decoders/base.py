@@ -222,8 +222,8 @@ class TokenwiseDecoder(Decoder):
         run = self.begin(ctx)
         if getattr(run.scorer, "bridged", None):
             yield Note(f"text bridge for {', '.join(run.scorer.bridged)}: its tokenizer differs from the policy's "
-                       "(or it reads no prompt), so each candidate is decoded and re-encoded; reward tokens are "
-                       "counted")
+                       "(or it reads no prompt), so each candidate (and rollout) is decoded and re-encoded in full; "
+                       "reward tokens are counted")
         stop = "max_new_tokens"
         for index in range(ctx.max_new_tokens):
             if ctx.cancel.is_set():
