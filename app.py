@@ -7,6 +7,10 @@ see playground/settings.py; ZeroGPU is used when the `spaces` package is present
     PLAYGROUND_PRESET=gpt2-imdb python app.py
     PLAYGROUND_PRESET_FILES=runs/dpo/preset.json python app.py   # a baseline trained from votes
     DATABASE_URL=postgresql+psycopg://user@host/db python app.py
+    PLAYGROUND_PUBLIC=1 PLAYGROUND_OPERATOR_TOKEN=... python app.py   # as on a Space (see README, Settings)
+
+Every setting is documented in playground/settings.py. In public mode the Engine loads only the
+presets' model ids and the operator's allowlist (`allowed_models`).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from backends.allowlist import allowed_models
 from backends.devices import set_cpu_threads
 from backends.engine import Engine
+from backends.rewards.embedding import DEFAULT_EMBEDDER, packaged_minilm
 from playground.loading import load_presets, warm_at_startup
 from playground.settings import Settings
 from playground.ui import build_ui, launch_kwargs, open_store
@@ -28,12 +34,23 @@ log = logging.getLogger("app")
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    engine = Engine(device=settings.device, presets=load_presets(settings.preset_files))
-    set_cpu_threads(os.environ.get("PLAYGROUND_TORCH_THREADS", "auto"), engine.device)
+    presets = load_presets(settings.preset_files)
+    engine = Engine(device=settings.device, presets=presets, allowed_models=public_models(settings, presets))
+    set_cpu_threads(settings.torch_threads, engine.device)
     warm_at_startup(engine, settings.preset)
-    store, store_note = open_store(settings.database_url)
+    store, store_note = open_store(settings.database_url, settings)
     demo = build_ui(engine, settings, store=store, store_note=store_note)
     demo.launch(**launch_kwargs(settings))
+
+
+def public_models(settings: Settings, presets: dict) -> frozenset[str] | None:
+    """Public mode: the presets' models, the operator's allowlist and the packaged default embedder; else None."""
+    if not settings.public:
+        return None
+    extra = {"PLAYGROUND_MODEL_ALLOWLIST": ",".join(settings.allowlist)}
+    allowed = allowed_models(presets.values(), extra)
+    log.info("public mode: models limited to %d ids", len(allowed))
+    return allowed | {DEFAULT_EMBEDDER} if packaged_minilm() else allowed
 
 
 if __name__ == "__main__":

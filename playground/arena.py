@@ -3,13 +3,18 @@
 Lays out, compactly enough that both sides and the vote buttons fit a 1280x800 screen, the
 prompt choice (a prompt set, or a typed prompt), the guidelines (open on a first visit, folded
 after the first vote; the browser's localStorage remembers it), the two blind sides, the vote
-buttons with a one-line rationale and the annotator's progress, and wires them:
-Next battle shows a stored battle waiting for votes, or plans a new one
-(`playground.battles.Arena`), streams both sides through `session_stream` (the Compare tab's
-runner), then stores them and opens the vote; one vote
-handler is bound per choice. Keys 1/2/3/4 (or A/B/T/X) vote and N starts the next battle when
-the focus is not in a text box. Without a store, or with a pool that cannot be read, the tab
-shows why instead.
+buttons with a one-line rationale and the annotator's progress, and wires them.
+
+The Arena never waits behind generation: Next battle (`queue=False`, so no queue at all) shows a
+stored battle waiting for votes (imported by `python -m storage.import_eval` or generated ahead
+in the background), or plans a new one (`playground.battles.Arena`) and bumps a hidden ticket;
+only that ticket's change streams both sides through `session_stream` (the Compare tab's runner)
+in the shared "accelerator" queue, then stores them and opens the vote. Votes also skip the
+queue; one vote handler is bound per choice, and each asks `Identity.voter` who votes (a signed
+id, or the signed-in Hugging Face user) and applies the rate limits before anything is stored.
+Keys 1/2/3/4 (or A/B/T/X) vote and N starts the next battle when the focus is not in a text box.
+Without a store, or with a pool that cannot be read, the tab shows why instead. The app-API
+names are `next_battle` and `vote_left`, `vote_right`, `vote_tie`, `vote_both_bad`.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ from playground.arena_render import (
 )
 from playground.battles import READY, Arena, ArenaBattle
 from playground.gpu import on_accelerator
+from playground.identity import Identity, TooFast
 from playground.pool import PoolError, load_pool
 from playground.prompts import load_prompt_set, prompt_sets
 from playground.runner import PanelView, session_stream
 from playground.votes import progress_line
 from storage import StoreError
+from storage.access import Forbidden
 from storage.render import html_text
 
 log = logging.getLogger(__name__)
@@ -87,6 +94,7 @@ class ArenaTab:
     votes: dict[str, gr.Button]  # choice -> button
     rationale: gr.Textbox
     battle: gr.State  # the session's ArenaBattle
+    ticket: gr.State  # bumped when a planned battle needs generating (its change starts the generation)
 
     def outputs(self) -> list:
         return [self.prompt, *self.sides, self.status, *self.votes.values(), self.rationale, self.battle]
@@ -142,7 +150,7 @@ def _layout(sets: list[str]) -> ArenaTab:
                                elem_id="arena-rationale")
         status = gr.HTML(elem_id="arena-status", js_on_load=None, padding=False, scale=3)
     return ArenaTab(guidelines, prompt_set, typed, nxt, progress, prompt, sides, status, votes, rationale,
-                    gr.State(None))
+                    gr.State(None), gr.State(0))
 
 
 def _wire_guidelines(tab: ArenaTab, page: gr.Blocks | None) -> None:
@@ -171,7 +179,7 @@ def build_arena_tab(services: Any, rng: random.Random | None = None) -> ArenaTab
     tab = _layout(prompt_sets(engine.preset(preset).prompt_sets))
     _wire_guidelines(tab, services.page)
     _wire_battle(tab, arena, services)
-    _wire_votes(tab, arena, services.annotator)
+    _wire_votes(tab, arena, services)
     return tab
 
 
@@ -189,59 +197,75 @@ def _wire_battle(tab: ArenaTab, arena: Arena, services: Any) -> None:
             yield live_sides(tab, views, message)
         battle, message = arena.finish(battle, views)
         yield {**live_sides(tab, views), **buttons(tab, battle.open), tab.battle: battle,
-               tab.status: status_html(message, "info" if battle.open else "error")}
+               tab.status: status_html(settings.shown(message), "info" if battle.open else "error")}
 
     stream_on_gpu = on_accelerator(battle_stream, settings.gpu_seconds)
 
-    def run(prompt_set: str | None, typed: str | None, annotator: str | None, request: gr.Request) -> Iterator[dict]:
+    def next_battle(prompt_set: str | None, typed: str | None, annotator: str | None, ticket: int | None,
+                    request: gr.Request) -> dict:
+        runs.stop(_session(request))  # a battle of this page still being written
         try:
             served = None if typed and typed.strip() else arena.serve(prompt_set)
             battle = served or arena.plan(prompt_set, typed, annotator)
         except (PoolError, StoreError) as e:
-            yield {tab.status: status_html(f"Cannot start a battle: {e}", "error")}
-            return
+            return {tab.status: status_html(settings.shown(f"Cannot start a battle: {e}"), "error")}
         fresh = {tab.prompt: prompt_html(battle.prompt, battle.prompt_set), tab.rationale: "", tab.battle: battle}
         if served is not None:
             log.info("arena: serving stored battle %s", served.battle_id)
             sides = {side: side_html(i, served.texts[i], "finished") for i, side in enumerate(tab.sides)}
-            yield {**fresh, **sides, **buttons(tab, True), tab.status: status_html(READY, "info")}
-            return
+            return {**fresh, **sides, **buttons(tab, True), tab.status: status_html(READY, "info")}
         log.info("arena battle: %s", " vs ".join(r.decoder for r in battle.requests))
-        yield {**fresh, **live_sides(tab, [], "waiting..."), **buttons(tab, False),
-               tab.status: status_html("Both sides are being written...", "info")}
+        return {**fresh, **live_sides(tab, [], "waiting..."), **buttons(tab, False), tab.ticket: (ticket or 0) + 1,
+                tab.status: status_html("Both sides are being written...", "info")}
+
+    def generate(battle: ArenaBattle | None, request: gr.Request) -> Iterator[dict]:
+        if battle is None or battle.battle_id is not None or not battle.requests:
+            return  # a stored battle (or none): nothing to write
         yield from stream_on_gpu(battle, _session(request))
 
-    def stop(request: gr.Request) -> None:
-        runs.stop(_session(request))
-
-    tab.next.click(stop, None, None, queue=False).then(
-        run, [tab.prompt_set, tab.typed, services.annotator], tab.outputs(), concurrency_id="accelerator",
-        concurrency_limit=settings.concurrency, show_progress="minimal", trigger_mode="always_last")
+    tab.next.click(next_battle, [tab.prompt_set, tab.typed, services.annotator, tab.ticket],
+                   [*tab.outputs(), tab.ticket], queue=False, show_progress="minimal", api_name="next_battle")
+    tab.ticket.change(generate, tab.battle, tab.outputs(), concurrency_id="accelerator",
+                      concurrency_limit=settings.concurrency, show_progress="minimal", trigger_mode="always_last",
+                      api_visibility="private")
     show = functools.partial(_progress, arena)
     for trigger in (services.annotator.change, tab.prompt_set.change):
-        trigger(show, [services.annotator, tab.prompt_set], tab.progress, show_progress="hidden")
+        trigger(show, [services.annotator, tab.prompt_set], tab.progress, show_progress="hidden", queue=False,
+                api_visibility="private")
 
 
-def _wire_votes(tab: ArenaTab, arena: Arena, annotator: gr.Textbox) -> None:
-    def vote(choice: str, battle: ArenaBattle | None, who: str | None, why: str | None,
-             prompt_set: str | None) -> dict:
-        battle, reply = arena.vote(battle, choice, who, why)
-        out: dict = {tab.battle: battle, tab.progress: _progress(arena, who, prompt_set)}
+def vote_handler(tab: ArenaTab, arena: Arena, identity: Identity, choice: str, shown: Any = str) -> Any:
+    """The handler of one vote button: who votes (checked here, on the server), then the vote and what it shows."""
+    def vote(battle: ArenaBattle | None, who: str | None, why: str | None, prompt_set: str | None,
+             request: gr.Request, profile: gr.OAuthProfile | None) -> dict:
+        try:
+            voter = identity.voter(who, profile, request)
+        except Forbidden as e:
+            return {tab.status: status_html(f"Your vote was NOT stored: {e}", "error")}
+        except TooFast as e:
+            return {tab.status: status_html(str(e), "error")}
+        battle, reply = arena.vote(battle, choice, voter, why)
+        out: dict = {tab.battle: battle, tab.progress: _progress(arena, voter, prompt_set)}
         if reply.ok:
             out[tab.status] = status_html(f"{reply.message} {verdict_text(choice, battle.labels)}", "ok")
         else:
-            out[tab.status] = status_html(reply.message, "error")
+            out[tab.status] = status_html(shown(reply.message), "error")
         if battle is not None and battle.voted:
             out |= revealed(tab, battle) | buttons(tab, False)
         if reply.ok:  # the first vote folds the guidelines (the fold is remembered in this browser)
             out[tab.guidelines] = gr.update(open=False)
         return out
 
-    inputs = [tab.battle, annotator, tab.rationale, tab.prompt_set]
+    vote.choice = choice  # type: ignore[attr-defined]  # tests find the handler by it
+    return vote
+
+
+def _wire_votes(tab: ArenaTab, arena: Arena, services: Any) -> None:
+    inputs = [tab.battle, services.annotator, tab.rationale, tab.prompt_set]
     outputs = [tab.battle, tab.progress, tab.status, *tab.sides, *tab.votes.values(), tab.guidelines]
     for choice, button in tab.votes.items():
-        button.click(functools.partial(vote, choice), inputs, outputs, concurrency_limit=None,
-                     show_progress="minimal")
+        handler = vote_handler(tab, arena, services.identity, choice, services.settings.shown)
+        button.click(handler, inputs, outputs, queue=False, show_progress="minimal", api_name=f"vote_{choice}")
 
 
 def _session(request: gr.Request | None) -> str:

@@ -37,7 +37,7 @@ from playground.pool import (
 )
 from playground.prompts import load_prompt_set
 from playground.runner import PanelView
-from playground.votes import MAX_MS, Reply, cast, judged_prompts, save_views, votable
+from playground.votes import MAX_MS, Reply, cast, judged_prompts, not_stored, save_views, votable
 from storage import BattleView, Store, StoreError
 
 CLAIM_S = 600.0  # a battle shown to one annotator is not offered to another for this long
@@ -152,7 +152,7 @@ class Arena:
                 f"Side {' and '.join(failed)} did not finish, so this battle cannot be judged. Press Next battle.")
         saved = save_views(self.store, views, battle.prompt_set, self.preset)
         if saved.error:
-            return dataclasses.replace(battle, texts=texts), f"{saved.error}. Voting is off for this battle."
+            return dataclasses.replace(battle, texts=texts), f"{saved.error} Voting is off for this battle."
         left_id, right_id = saved.ids
         gen_a, gen_b = (left_id, right_id) if battle.left == "a" else (right_id, left_id)
         try:
@@ -160,7 +160,7 @@ class Arena:
             self.claim(bid)
             stored = self.store.battle(bid)
         except StoreError as e:
-            return dataclasses.replace(battle, texts=texts), f"The battle was not stored ({e}). Voting is off."
+            return dataclasses.replace(battle, texts=texts), f"{not_stored('The battle was', e)} Voting is off."
         return dataclasses.replace(battle, battle_id=bid, labels=(stored.left.label, stored.right.label),
                                    texts=texts, ready_at=time.monotonic()), READY
 

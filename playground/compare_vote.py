@@ -4,13 +4,13 @@
 finished generation of a run (the returned `Saved` lands in `CompareTab.record`), and the
 `below_panels` builder lays out the control under the panels: which two panels (default 1 vs 2),
 four buttons bound to one handler, an optional rationale, and what became of the vote. The vote
-itself is `playground.votes.named_vote` (a named battle, then the vote); this module only lays
-out and wires.
+itself is `playground.votes.named_vote` (a named battle, then the vote); who votes is checked on the
+server (`Identity.voter`: a signed id or the signed-in user, and the rate limits) first. This
+module only lays out and wires.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,22 +19,27 @@ import gradio as gr
 from backends.presets import Preset
 from playground.arena_render import status_html
 from playground.compare import MAX_PANELS, CompareHooks, CompareTab
+from playground.identity import Identity, TooFast
 from playground.runner import PanelView
 from playground.votes import Saved, named_vote, save_views
 from storage import Store
+from storage.access import Forbidden
 
 CHOICES = (("left", "First is better"), ("right", "Second is better"), ("tie", "Tie"), ("both_bad", "Both bad"))
 
 
-def vote_hooks(store: Store, annotator: gr.Textbox, presets: Mapping[str, Preset]) -> CompareHooks:
+def vote_hooks(store: Store, annotator: gr.Textbox, presets: Mapping[str, Preset], identity: Identity,
+               settings: Any = None) -> CompareHooks:
     """Store each finished run; a Vote control under the panels."""
     def on_finished(views: list[PanelView]) -> Saved:
         return save_views(store, views, "", presets.get(views[0].request.preset) if views else None)
 
-    return CompareHooks(on_finished=on_finished, below_panels=[vote_control(store, annotator)])
+    return CompareHooks(on_finished=on_finished, below_panels=[vote_control(store, annotator, identity,
+                                                                             getattr(settings, "shown", str))])
 
 
-def vote_control(store: Store, annotator: gr.Textbox) -> Callable[[CompareTab], None]:
+def vote_control(store: Store, annotator: gr.Textbox, identity: Identity,
+                 shown: Callable[[str], str] = str) -> Callable[[CompareTab], None]:
     def build(tab: CompareTab) -> None:
         panels = list(range(1, MAX_PANELS + 1))
         with gr.Column(elem_id="compare-vote", elem_classes="compare-vote"):
@@ -49,16 +54,25 @@ def vote_control(store: Store, annotator: gr.Textbox) -> Callable[[CompareTab], 
             status = gr.HTML(elem_id="compare-vote-status", js_on_load=None)
         battles = gr.State({})
 
-        def vote(choice: str, saved: Saved | None, a: Any, b: Any, who: str | None, why: str | None,
-                 known: dict) -> tuple[str, dict]:
-            reply, known = named_vote(store, saved, int(a or 1), int(b or 2), choice, who, why, known or {})
-            shown = f"{reply.message} (panel {int(a or 1)} vs panel {int(b or 2)})" if reply.ok else reply.message
-            return status_html(shown, "ok" if reply.ok else "error"), known
+        def handler(choice: str) -> Callable[..., tuple[str, dict]]:
+            def vote(saved: Saved | None, a: Any, b: Any, who: str | None, why: str | None, known: dict,
+                     request: gr.Request, profile: gr.OAuthProfile | None) -> tuple[str, dict]:
+                try:
+                    voter = identity.voter(who, profile, request)
+                except (Forbidden, TooFast) as e:
+                    text = str(e) if isinstance(e, TooFast) else f"Your vote was NOT stored: {e}"
+                    return status_html(text, "error"), known
+                reply, known = named_vote(store, saved, int(a or 1), int(b or 2), choice, voter, why, known or {})
+                text = f"{reply.message} (panel {int(a or 1)} vs panel {int(b or 2)})" if reply.ok else reply.message
+                return status_html(shown(text), "ok" if reply.ok else "error"), known
+
+            vote.choice = choice  # type: ignore[attr-defined]  # tests find the handler by it
+            return vote
 
         inputs = [tab.record, first, second, annotator, rationale, battles]
         for choice, button in buttons.items():
-            button.click(functools.partial(vote, choice), inputs, [status, battles], concurrency_limit=None,
-                         show_progress="minimal")
+            button.click(handler(choice), inputs, [status, battles], queue=False, show_progress="minimal",
+                         api_visibility="private")
         tab.record.change(lambda: "", None, status, queue=False, show_progress="hidden")
 
     return build

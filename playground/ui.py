@@ -1,11 +1,14 @@
 """The Gradio page: a header and one tab per feature, composed from tab builders.
 
 `build_ui` creates the shared services (the engine and settings it is given, the per-session
-run flags, an optional store, the annotator id box in the header) and calls each builder of
+run flags, an optional store, the annotator id box in the header with its `Identity`: signed
+anonymous ids, the Hugging Face sign-in button where `Settings.login`, vote rate limits) and calls each builder of
 `TABS` inside its own `gr.Tab`: Compare, then the Arena (blind votes) and the Leaderboard. With a
 store, the Compare tab also gets a Vote control through its `CompareHooks`; without one the
 Arena and the Leaderboard say why they are off. Queue limits are set here so that every way of
-launching shares one accelerator safely. No module-level mutable state.
+launching shares one accelerator safely; the Arena's stored battles and votes bypass that queue.
+`open_store` opens the database and writes a test row and reads it back (`Store.self_check`)
+before the app says where votes go. No module-level mutable state.
 
 The page's look is `page_style()`: the css and a theme whose fonts declare only weights that ship
 with Gradio as whole fonts. Gradio's default theme declares Source Sans Pro at 400 and 600, and
@@ -29,11 +32,11 @@ from backends.engine import Engine
 from playground.arena import build_arena_tab
 from playground.compare import CompareHooks, build_compare_tab
 from playground.compare_vote import vote_hooks
-from playground.identity import annotator_box, wire_identity
+from playground.identity import Identity, annotator_box, login_button, wire_identity
 from playground.leaderboard import build_leaderboard_tab
 from playground.runner import Runs
 from playground.settings import Settings
-from storage import Store
+from storage import Store, StoreError
 from storage.render import markdown_text
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class Services:
     store: Store | None = None  # generations and votes (the Arena, the Leaderboard, Compare's Vote control)
     compare_hooks: CompareHooks = field(default_factory=CompareHooks)
     annotator: gr.Textbox | None = None  # the header's annotator id (only with a store)
+    identity: Identity | None = None  # issues and checks annotator ids, rate-limits votes (only with a store)
     page: gr.Blocks | None = None  # for page-load events
     store_note: str = NO_STORE  # why there is no store, shown by the tabs that need one
 
@@ -86,16 +90,20 @@ TABS: tuple[TabSpec, ...] = (TabSpec("Compare", compare_tab, "compare"), TabSpec
 
 def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, tabs: Sequence[TabSpec] = TABS,
              compare_hooks: CompareHooks | None = None, store_note: str = NO_STORE) -> gr.Blocks:
-    with gr.Blocks(title="Decoder playground") as demo:
+    identity = Identity.from_settings(settings) if store is not None else None
+    # Gradio copies every file a handler returns (the exports) into its cache: remove those after an hour.
+    with gr.Blocks(title="Decoder playground", delete_cache=(600, 3600)) as demo:
         with gr.Row(equal_height=True, elem_id="header-row"):
             gr.Markdown(HEADER, elem_id="header", scale=3, min_width=240)
             annotator = annotator_box() if store is not None else None
+            if store is not None and settings.login:
+                login_button()
         if annotator is not None:
-            wire_identity(demo, annotator)
+            wire_identity(demo, annotator, identity)
         if compare_hooks is None and store is not None:
-            compare_hooks = vote_hooks(store, annotator, engine.presets)
+            compare_hooks = vote_hooks(store, annotator, engine.presets, identity, settings)
         services = Services(engine, settings, store=store, compare_hooks=compare_hooks or CompareHooks(),
-                            annotator=annotator, page=demo, store_note=store_note)
+                            annotator=annotator, identity=identity, page=demo, store_note=store_note)
         with gr.Tabs(elem_id="tabs"):
             for spec in tabs:
                 with gr.Tab(spec.label, id=spec.id, elem_id=f"tab-{spec.id}"):
@@ -104,18 +112,27 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, 
     return demo
 
 
-def open_store(url: str | None) -> tuple[Store | None, str]:
-    """The store at `url` (None: DATABASE_URL, else storage/playground.db), migrated; (None, why) on failure.
+def open_store(url: str | None, settings: Settings | None = None) -> tuple[Store | None, str]:
+    """The store at `url` (None: DATABASE_URL, else storage/playground.db), migrated and checked; (None, why) if not.
 
-    A database that cannot be opened turns voting off (the tabs that need it say why) instead of
-    stopping the app: the Compare tab works without one.
+    Before saying where votes go, a test row is written, read back and deleted (`Store.self_check`):
+    a database that cannot take a vote (read-only, full, unreachable) turns voting off with the
+    reason (the tabs that need it say why) instead of failing on the first vote. The Compare tab
+    works without one. With a public `settings` the reason shows no server path.
     """
+    shown = settings.shown if settings is not None else str
     try:
         store = Store.open(url)
     except Exception as e:  # a bad URL, an unreachable server, a failed migration: all reported the same way
         log.error("no database, voting is off: %s", e)
-        return None, f"The database could not be opened: {markdown_text(str(e))}"
-    log.info("votes and generations are stored in %s", store.url)
+        return None, shown(f"The database could not be opened, so no vote can be stored: {markdown_text(str(e))}")
+    try:
+        where = store.self_check()
+    except StoreError as e:
+        log.error("the database cannot store votes, voting is off: %s", e)
+        store.close()
+        return None, shown(f"The database cannot store votes, so voting is off: {markdown_text(str(e))}")
+    log.info("%s", where)
     return store, ""
 
 

@@ -2,8 +2,10 @@
 
 `save_views` stores the finished generations of a run (request, trace, model ids) and reports
 which were stored; `cast` stores one vote and turns the store's two failure modes into a `Reply`
-the UI shows as it is: `Refused` (a second vote, an unknown battle, a missing annotator id) and
-`StoreUnavailable` (the database stayed locked or unreachable: never shown as success). Also the
+the UI shows as it is: `Refused` (a second vote, an unknown battle, a missing annotator id),
+`StoreFault` (the database refused the write: read-only, disk full, text it cannot hold; the reply
+says the vote was NOT stored and why) and `StoreUnavailable` (the database stayed locked or
+unreachable: never shown as success). Also the
 annotator's progress through a prompt set. No Gradio here; every message is plain text that the
 renderers escape.
 """
@@ -19,7 +21,7 @@ from typing import Any
 from backends.events import Note, to_dict
 from backends.presets import Preset
 from playground.runner import PanelView
-from storage import Refused, Store, StoreError, StoreUnavailable, Vote, VoteFilter
+from storage import AlreadyVoted, Refused, Store, StoreError, StoreFault, StoreUnavailable, Vote, VoteFilter
 
 log = logging.getLogger(__name__)
 VOTABLE = ("eos", "max_new_tokens")  # stop reasons a vote may judge
@@ -93,7 +95,7 @@ def save_views(store: Store, views: Sequence[PanelView], prompt_set: str = "", p
             ids.append(store.save_generation(generation_record(view, prompt_set, preset)))
         except StoreError as e:
             log.warning("could not store a generation: %s", e)
-            return Saved((*ids, *[None] * (len(views) - len(ids))), f"the generations were not stored: {e}")
+            return Saved((*ids, *[None] * (len(views) - len(ids))), not_stored("the generations were", e))
     return Saved(tuple(ids))
 
 
@@ -106,11 +108,22 @@ def cast(store: Store, battle_id: int | None, annotator: str | None, choice: str
         vote = store.cast_vote(battle_id, annotator or "", choice, rationale or None, ms_to_vote)
     except StoreUnavailable as e:
         log.warning("vote on battle %s not stored: %s", battle_id, e)
-        return Reply(False, f"Your vote was NOT stored: the database is unavailable ({e}). Please vote again.")
+        return Reply(False, not_stored("Your vote was", e))
+    except AlreadyVoted as e:
+        return Reply(False, f"Your earlier vote on this battle is stored and counts: {e.why}", e.vote, locked=True)
     except Refused as e:
         return Reply(False, f"Vote refused: {e}", locked=e.field == "vote.battle_id")
     log.info("vote %s on battle %s: %s", vote.id, battle_id, choice)
     return Reply(True, "Thank you, your vote is stored.", vote, locked=True)
+
+
+def not_stored(what: str, error: StoreError) -> str:
+    """"<what> NOT stored" and why: a fault an operator must fix, or a database that stayed unavailable."""
+    if isinstance(error, StoreFault):
+        return f"{what} NOT stored ({error.reason}): {error}"
+    if isinstance(error, StoreUnavailable):
+        return f"{what} NOT stored: the database is unavailable ({error}). Please try again."
+    return f"{what} NOT stored: {error}"
 
 
 def judged_prompts(store: Store, annotator: str, prompt_set: str) -> set[str]:
@@ -159,8 +172,7 @@ def named_vote(store: Store, saved: Saved | None, first: int, second: int, choic
         try:
             battles = {**battles, key: [store.create_battle(a, b, blind=False, left="a"), a]}
         except StoreUnavailable as e:
-            return Reply(False, f"Your vote was NOT stored: the database is unavailable ({e}). Please vote again."), \
-                battles
+            return Reply(False, not_stored("Your vote was", e)), battles
         except Refused as e:
             return Reply(False, f"Vote refused: {e}"), battles
     battle_id, shown_left = battles[key]

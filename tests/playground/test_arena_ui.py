@@ -1,11 +1,11 @@
 """The Arena tab's wiring and rendering: the page's parts with and without a store, the vote handler
-as Gradio calls it (success and reveal, a refused second vote, a locked database), and escaping of
-everything typed (prompt, rationale, configuration labels, store messages)."""
+as Gradio calls it (success and reveal, a refused second vote, a locked database, an id the server
+did not issue), serving stored battles outside the generation queue, and escaping of everything
+typed (prompt, rationale, configuration labels, store messages)."""
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import sqlite3
 import time
 
@@ -16,6 +16,7 @@ from playground.battles import ArenaBattle
 from playground.settings import Settings
 from playground.ui import TABS, build_ui
 from storage import Retry, Store
+from storage.access import issue_annotator
 from tests.playground.fakes import PresetEngine, scripts
 
 SCRIPT = "<script>alert(1)</script>"
@@ -35,17 +36,30 @@ def store(tmp_path):
         yield s
 
 
+SETTINGS = Settings(preset="fake")
+ANN, OTHER = issue_annotator(SETTINGS.annotator_key), issue_annotator(SETTINGS.annotator_key)
+
+
 @pytest.fixture
 def demo(store):
-    return build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=store)
+    return build_ui(PresetEngine(scripts()), SETTINGS, store=store)
 
 
-def _vote_fn(demo, choice: str):
-    """The Arena's vote handler bound to `choice`, as Gradio calls it."""
+class _Vote:
+    """The Arena's vote handler bound to `choice`, called as Gradio calls it (no request, not signed in)."""
+
+    def __init__(self, fn):
+        self.fn_block = fn
+
+    def fn(self, battle, who, why, prompt_set, profile=None):
+        return self.fn_block.fn(battle, who, why, prompt_set, None, profile)
+
+
+def _vote_fn(demo, choice: str) -> _Vote:
     for fn in demo.fns.values():
-        if isinstance(fn.fn, functools.partial) and fn.fn.args == (choice,) and \
+        if getattr(fn.fn, "choice", None) == choice and \
                 any(getattr(o, "elem_id", None) == "arena-status" for o in fn.outputs):
-            return fn
+            return _Vote(fn)
     raise AssertionError(f"no arena vote handler for {choice}")
 
 
@@ -70,10 +84,11 @@ def test_the_page_has_every_part_with_a_store_and_notices_without(store, demo):
             "lb-battles", "export-dpo", "export-kto", "export-battles", "export-file", "compare-vote-left",
             "vote-first", "vote-second"} <= ids
     assert [t.id for t in TABS] == ["compare", "arena", "leaderboard"]
-    votes = [f for f in demo.fns.values() if isinstance(f.fn, functools.partial)
+    votes = [f for f in demo.fns.values() if getattr(f.fn, "choice", None)
              and any(getattr(o, "elem_id", None) == "arena-status" for o in f.outputs)]
-    assert sorted(f.fn.args[0] for f in votes) == ["both_bad", "left", "right", "tie"]
-    assert len({f.fn.func for f in votes}) == 1  # one handler, bound once per choice
+    assert sorted(f.fn.choice for f in votes) == ["both_bad", "left", "right", "tie"]
+    assert len({f.fn.__code__ for f in votes}) == 1  # one handler, bound once per choice
+    assert all(not f.queue for f in votes)  # votes never wait in the generation queue
     bare = build_ui(PresetEngine(scripts()), Settings(preset="fake"))
     bare_ids = {b.elem_id for b in bare.blocks.values()}
     assert {"arena-off", "lb-off"} <= bare_ids and not {"arena-next", "annotator", "compare-vote-left"} & bare_ids
@@ -81,7 +96,7 @@ def test_the_page_has_every_part_with_a_store_and_notices_without(store, demo):
 
 def test_a_vote_reveals_the_names_and_locks_and_a_second_is_refused(store, demo):
     battle = _battle(store)
-    out = _by_id(_vote_fn(demo, "left").fn(battle, "ann", SCRIPT, None))
+    out = _by_id(_vote_fn(demo, "left").fn(battle, ANN, SCRIPT, None))
     assert "vote is stored" in out["arena-status"] and "A was rad k=10; B was args." in out["arena-status"]
     assert '>rad k=10</div>' in out["arena-side-a"] and '>args</div>' in out["arena-side-b"]  # left was b
     assert 'title="rad(k=10) @fake"' in out["arena-side-a"]  # the full label in the tooltip
@@ -91,7 +106,7 @@ def test_a_vote_reveals_the_names_and_locks_and_a_second_is_refused(store, demo)
     voted = store.battle(battle.battle_id).vote
     assert voted.rationale == SCRIPT and voted.outcome == "b" and voted.ms_to_vote >= 0  # stored as typed
 
-    again = _by_id(_vote_fn(demo, "tie").fn(battle, "other", None, None))
+    again = _by_id(_vote_fn(demo, "tie").fn(battle, OTHER, None, None))
     assert "already has a vote" in again["arena-status"] and 'class="arena-status error"' in again["arena-status"]
     assert again["arena-vote-tie"]["interactive"] is False and store.counts()["votes"] == 1
 
@@ -101,7 +116,7 @@ def test_a_locked_database_shows_a_failure_and_keeps_the_buttons(store, demo, tm
     lock = sqlite3.connect(str(tmp_path / "t.db"), isolation_level=None, check_same_thread=False)
     lock.execute("BEGIN EXCLUSIVE")
     try:
-        out = _by_id(_vote_fn(demo, "right").fn(battle, "ann", None, None))
+        out = _by_id(_vote_fn(demo, "right").fn(battle, ANN, None, None))
     finally:
         lock.rollback()
         lock.close()
@@ -112,10 +127,10 @@ def test_a_locked_database_shows_a_failure_and_keeps_the_buttons(store, demo, tm
 
 def test_messages_that_quote_typed_text_are_escaped(store, demo):
     battle = _battle(store)
-    out = _by_id(_vote_fn(demo, "left").fn(battle, "ann", SCRIPT * 60, None))  # too long: refused
+    out = _by_id(_vote_fn(demo, "left").fn(battle, ANN, SCRIPT * 60, None))  # too long: refused
     assert "Vote refused" in out["arena-status"] and "&lt;script&gt;" in out["arena-status"]
     assert "<script>" not in out["arena-status"] and "arena-vote-left" not in out  # still open
-    out = _by_id(_vote_fn(demo, "left").fn(dataclasses.replace(battle, battle_id=None), "ann", None, None))
+    out = _by_id(_vote_fn(demo, "left").fn(dataclasses.replace(battle, battle_id=None), ANN, None, None))
     assert "no battle to vote on" in out["arena-status"]
 
 
@@ -131,9 +146,10 @@ def test_next_battle_serves_a_stored_battle_waiting_for_votes(store, demo):
     a = store.save_generation({**_record(SCRIPT, "args", "<i>left?</i>"), "prompt_set": "reviews"})
     b = store.save_generation({**_record(SCRIPT, "rad", "right?"), "prompt_set": "reviews"})
     bid = store.create_battle(a, b, blind=True, left="a")
-    run = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "run"
-               and any(getattr(o, "elem_id", None) == "arena-status" for o in f.outputs))
-    (raw,) = list(run("reviews", "", "ann", None))  # one update: nothing to generate
+    block = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "next_battle")
+    assert not block.queue and block.api_name == "next_battle"  # outside every queue
+    raw = block.fn("reviews", "", ANN, 0, None)  # one update: nothing to generate
+    assert block.outputs[-1] not in raw  # the generation ticket is not bumped: nothing enters the queue
     out = _by_id(raw)
     assert "&lt;i&gt;left?&lt;/i&gt;" in out["arena-side-a"] and "right?" in out["arena-side-b"]
     assert "args" not in out["arena-side-a"] + out["arena-side-b"]  # still blind
@@ -141,6 +157,6 @@ def test_next_battle_serves_a_stored_battle_waiting_for_votes(store, demo):
     assert out["arena-vote-left"]["interactive"] is True and "Which continuation" in out["arena-status"]
     (battle,) = [v for v in raw.values() if isinstance(v, ArenaBattle)]
     assert battle.battle_id == bid
-    voted = _by_id(_vote_fn(demo, "right").fn(battle, "ann", None, "reviews"))
+    voted = _by_id(_vote_fn(demo, "right").fn(battle, ANN, None, "reviews"))
     assert "B was rad k=10." in voted["arena-status"] and "1 of" in voted["arena-progress"]
     assert store.battle(bid).vote.outcome == "b"

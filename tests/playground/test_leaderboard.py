@@ -1,5 +1,7 @@
 """The Leaderboard tab: filters, the ranking table and heatmaps (escaped), side bias and agreement,
-and the export buttons' files (the right rows for DPO, KTO and battles)."""
+the export buttons' files (the right rows for DPO, KTO and battles, in the bounded export folder),
+and what the operator's token guards: exports and annotator ids need it where one is set, are off on a
+public server without one, and the public board names no annotator."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from playground.leaderboard_render import agreement_html, heatmap, plotly_text, 
 from playground.settings import Settings
 from playground.ui import build_ui
 from storage import Store
+from storage.export import ExportFolder
 from tests.playground.fakes import PresetEngine, scripts
 
 SCRIPT = "<script>alert(1)</script>"
@@ -82,16 +85,17 @@ def test_the_leaderboard_of_no_votes_says_so(store):
 
 def test_exports_write_the_right_rows(store, tmp_path):
     where = vote_filter(True, ALL, None, None)
-    path, n = export_file(store, "dpo", where, tmp_path)
+    folder = ExportFolder(tmp_path)
+    path, n = export_file(store, "dpo", where, folder)
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert n == 1 and rows == [{"prompt": f"{SCRIPT} prompt 0", "chosen": "prs text 0", "rejected": "args text 0"}]
-    path, n = export_file(store, "kto", where, tmp_path)
+    path, n = export_file(store, "kto", where, folder)
     labels = [(r["completion"], r["label"]) for r in map(json.loads, path.read_text().splitlines())]
     assert labels == [("prs text 0", True), ("args text 0", False), ("prs text 2", False), ("args text 2", False)]
-    path, n = export_file(store, "battles", vote_filter(False, ALL, None, None), tmp_path)
+    path, n = export_file(store, "battles", vote_filter(False, ALL, None, None), folder)
     battles = [json.loads(line) for line in path.read_text().splitlines()]
     assert n == 4 and [b["vote"]["choice"] for b in battles] == ["left", "tie", "both_bad", "right"]
-    assert path.name.startswith("votes-battles-") and path.suffix == ".jsonl"
+    assert path.name.startswith("battles-") and path.suffix == ".jsonl"
 
 
 def test_the_export_and_refresh_buttons_as_gradio_calls_them(store):
@@ -99,17 +103,61 @@ def test_the_export_and_refresh_buttons_as_gradio_calls_them(store):
     handlers = {f.fn.args[0]: f.fn for f in demo.fns.values()
                 if isinstance(f.fn, functools.partial) and f.fn.args and f.fn.args[0] in ("dpo", "kto", "battles")}
     assert set(handlers) == {"dpo", "kto", "battles"}
-    out = {c.elem_id: v for c, v in handlers["kto"](True, ALL, None, None).items()}
+    out = {c.elem_id: v for c, v in handlers["kto"](None, True, ALL, None, None).items()}
     assert "Exported 4 kto rows" in out["lb-status"] and out["export-file"].endswith(".jsonl")
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
-    out = {c.elem_id: v for c, v in handlers["dpo"](True, ALL, tomorrow, None).items()}
+    out = {c.elem_id: v for c, v in handlers["dpo"](None, True, ALL, tomorrow, None).items()}
     assert "Exported 0 dpo rows" in out["lb-status"]
-    out = {c.elem_id: v for c, v in handlers["battles"](True, ALL, "soon", None).items()}
+    out = {c.elem_id: v for c, v in handlers["battles"](None, True, ALL, "soon", None).items()}
     assert "Export failed" in out["lb-status"] and out["export-file"] is None
     refresh = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "refresh")
     out = {c.elem_id: v for c, v in refresh(False, "reviews", None, None).items()}
     assert "3 votes over 2 configurations" in out["lb-table"] and isinstance(out["lb-wins"], go.Figure)
     assert out["lb-set"]["choices"] == [ALL, TYPED, "reviews"]
+    assert "bob" in out["lb-diagnostics"]  # a private server shows the ids
+
+
+TOKEN = "operator-token-0123456789"
+
+
+def _handlers(demo) -> dict:
+    out = {f.fn.args[0]: f.fn for f in demo.fns.values()
+           if isinstance(f.fn, functools.partial) and f.fn.args and f.fn.args[0] in ("dpo", "kto", "battles")}
+    for f in demo.fns.values():
+        if getattr(f.fn, "__name__", "") in ("refresh", "annotators"):
+            out[f.fn.__name__] = f.fn
+    return out
+
+
+def test_a_public_board_names_no_annotator_and_can_show_signed_in_votes_only(store):
+    a, b = _gen(store, "p", "args", "x", k=10), _gen(store, "p", "rad", "y")
+    store.cast_vote(store.create_battle(a, b, blind=True, left="a"), "hf:alice", "left")
+    public = _handlers(build_ui(PresetEngine(scripts()), Settings(preset="fake", public=True), store=store))
+    out = {c.elem_id: v for c, v in public["refresh"](False, ALL, None, None, False).items()}
+    assert "annotator 1" in out["lb-diagnostics"]
+    assert not any(name in out["lb-diagnostics"] for name in ("bob", "eve", "alice"))
+    only = {c.elem_id: v for c, v in public["refresh"](False, ALL, None, None, True).items()}
+    assert "1 vote over 2 configurations" in only["lb-table"]  # alice's vote only
+
+
+def test_exports_and_annotator_ids_need_the_operator_token(store):
+    guarded = _handlers(build_ui(PresetEngine(scripts()), Settings(preset="fake", public=True, operator_token=TOKEN),
+                                 store=store))
+    for token in (None, "", "wrong-token-0123456789", TOKEN[:-1]):
+        out = {c.elem_id: v for c, v in guarded["dpo"](token, True, ALL, None, None).items()}
+        assert "Nothing was exported" in out["lb-status"] and out["export-file"] is None
+        assert "Annotator ids are operator-only" in guarded["annotators"](token, False, ALL, None, None)
+    out = {c.elem_id: v for c, v in guarded["dpo"](TOKEN, True, ALL, None, None).items()}
+    assert "Exported 1 dpo rows" in out["lb-status"] and out["export-file"].endswith(".jsonl")
+    assert str(ExportFolder().root) in out["export-file"]  # the one bounded folder
+    assert "&lt;b&gt;eve&lt;/b&gt;" in guarded["annotators"](TOKEN, False, ALL, None, None)
+
+
+def test_a_public_server_without_a_token_has_no_exports(store):
+    demo = build_ui(PresetEngine(scripts()), Settings(preset="fake", public=True), store=store)
+    ids = {b.elem_id for b in demo.blocks.values()}
+    assert "lb-exports-off" in ids and not {"export-dpo", "export-file", "lb-annotators"} & ids
+    assert not set(_handlers(demo)) & {"dpo", "kto", "battles", "annotators"}
 
 
 def _rows(pairs: list[tuple[str, str, str]]) -> list:
