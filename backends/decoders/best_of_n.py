@@ -32,8 +32,8 @@ class BestOfN(Decoder):
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         prompt = ctx.lm.start(ctx.prompt_ids, ctx.meter)
-        samples = sample_batch(prompt.fork(self.config.n), self.config, ctx.max_new_tokens, ctx.rng,
-                               ctx.lm.eos_token_id, ctx.cancel)
+        rows = prompt.fork(self.config.n, room=ctx.max_new_tokens)  # (N rows) the samples write in place
+        samples = sample_batch(rows, self.config, ctx.max_new_tokens, ctx.rng, ctx.lm.eos_token_id, ctx.cancel)
         texts = [ctx.lm.decode(s.ids) for s in samples]
         total, parts = score_texts(ctx, texts)  # the N samples' reward tokens are counted by the rewards
         best = int(total.argmax())

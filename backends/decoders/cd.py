@@ -107,7 +107,7 @@ class BlockwiseCD(Decoder):
                 stop = "cancelled"
                 break
             m = min(c.block_len, ctx.max_new_tokens - len(ids))
-            samples = sample_batch(replay.policy.fork(c.blocks), c, m, ctx.rng, eos, ctx.cancel)
+            samples = sample_batch(replay.policy.fork(c.blocks, room=m), c, m, ctx.rng, eos, ctx.cancel)
             total, parts = score_texts(ctx, [ctx.lm.decode(ids + s.ids) for s in samples])
             best = int(total.argmax())
             for j, s in enumerate(samples):

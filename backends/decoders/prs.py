@@ -99,7 +99,7 @@ class Prs(Decoder):
                                  f"{len(ids)} tokens dropped (its end, with the answer and feedback, is kept)")
 
     def _round(self, ctx: DecodeContext, group: int, cond: list[int], n: int, pool: list) -> Iterator[Rollout]:
-        state = ctx.lm.start(cond, ctx.meter).fork(n)
+        state = ctx.lm.start(cond, ctx.meter).fork(n, room=ctx.max_new_tokens)
         samples = sample_batch(state, self.config, ctx.max_new_tokens, ctx.rng, ctx.lm.eos_token_id, ctx.cancel)
         texts = [ctx.lm.decode(s.ids) for s in samples]
         total, parts = score_texts(ctx, texts)
