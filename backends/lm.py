@@ -221,8 +221,9 @@ class CandidateRows:
 
     def __init__(self, prefix: LMState, rows: int, room: int = 256):
         layers = prefix.cache.layers
-        if prefix.batch != 1 or any(type(layer).__name__ != "DynamicLayer" for layer in layers):
-            raise NotImplementedError("candidate rows need a one-row state with dynamic cache layers")
+        if prefix.batch != 1:
+            raise NotImplementedError(f"candidate rows grow from a one-row state, not {prefix.batch} rows")
+        _checked(prefix.cache)
         self.stack, self.meter, self.role = prefix.stack, prefix.meter, prefix.role
         self.ids, self.last, self.length = prefix.ids.clone(), prefix.last, prefix.length
         self.rows, cap = rows, prefix.length + room
