@@ -91,12 +91,18 @@ class CompareTab:
     insp_button: gr.Button
     inspector: gr.HTML
     views: gr.State  # the run's PanelViews, for the inspector (and a vote)
+    form: gr.JSON  # hidden: the values of `form_inputs()`, gathered in the page at a Run click
+    pending: gr.State  # the requests of the run about to start
     record: gr.State  # what `CompareHooks.on_finished` returned for the last run
 
     def run_inputs(self) -> set:
         shared = {self.prompt, self.preset, self.count, self.max_new, self.seed, *self.rewards.weights.values(),
                   *(c for cs in self.rewards.settings.values() for c in cs)}
         return shared.union(*(p.inputs() for p in self.panels))
+
+    def form_inputs(self) -> list:
+        """The run's inputs in a fixed order (the page gathers their values into `form`)."""
+        return sorted(self.run_inputs(), key=lambda c: c._id)
 
     def run_outputs(self) -> list:
         """What the streaming run updates: few outputs, because the page does work per output and message."""
@@ -194,7 +200,8 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
     with gr.Row(elem_id="below-panels") as below:
         pass
     tab = CompareTab(**inputs, panels=panels, summary=summary, live=live, below_panels=below,
-                     **_layout_analysis(), views=gr.State([]), record=gr.State(None))
+                     **_layout_analysis(), views=gr.State([]), form=gr.JSON(visible="hidden", elem_id="compare-form"),
+                     pending=gr.State([]), record=gr.State(None))
     _wire_form(tab, engine)
     _wire_run(tab, engine, settings, runs, hooks)
     _wire_inspector(tab)
@@ -277,8 +284,11 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
 
     stream_on_gpu = on_accelerator(stream, settings.gpu_seconds)
 
-    def run(data: dict, request: gr.Request) -> Iterator[dict]:
-        requests = run_requests(tab, engine, data)
+    def start(form: list, request: gr.Request) -> list[GenerationRequest]:
+        stop(request)
+        return run_requests(tab, engine, read_form(tab, form))
+
+    def run(requests: list[GenerationRequest], request: gr.Request) -> Iterator[dict]:
         log.info("run: %s", ", ".join(r.decoder for r in requests))
         yield from stream_on_gpu(requests, _session(request))
 
@@ -288,16 +298,28 @@ def _wire_run(tab: CompareTab, engine: Engine, settings: Settings, runs: Runs, h
     def finish(views: list[PanelView]) -> dict:
         return finish_outputs(tab, views, hooks) if views else {}
 
-    # A second Run supersedes the one still streaming: `stop` (outside the queue) ends it within a
-    # step, and "always_last" makes the browser start the new run once the old one has ended
-    # (the default, "once", would drop a trigger that arrives while the old run is pending). The
+    # The page revisits every input and output that any server event ever had on each message of
+    # every later run, so no server event takes the form's hundreds of widgets: the page gathers
+    # their values into one hidden JSON value first. A second Run supersedes the one still
+    # streaming: `start` (outside the queue) ends it within a step and reads the form into
+    # requests; "always_last" makes the browser start the new run once the old one has ended (the
+    # default, "once", would drop a trigger that arrives while the old run is pending). The
     # streaming step has no progress overlay: the panels show their own status, and the page's
     # script hides the last run's figures until this run's arrive.
-    tab.run.click(stop, None, None, queue=False).then(
-        run, tab.run_inputs(), tab.run_outputs(), concurrency_limit=settings.concurrency,
+    tab.run.click(None, tab.form_inputs(), tab.form, js="(...values) => [values]").then(
+        start, tab.form, tab.pending, queue=False).success(
+        run, tab.pending, tab.run_outputs(), concurrency_limit=settings.concurrency,
         concurrency_id="accelerator", show_progress="hidden", trigger_mode="always_last").then(
         finish, tab.views, tab.finish_outputs(), queue=False, show_progress="hidden")
     tab.stop.click(stop, None, None, queue=False, js=STOPPING_JS)
+
+
+def read_form(tab: CompareTab, form: list) -> dict:
+    """The page's gathered values -> {widget: value}, each through the widget's own preprocessing."""
+    widgets = tab.form_inputs()
+    if not isinstance(form, list) or len(form) != len(widgets):
+        raise gr.Error(f"form: expected {len(widgets)} values from the page, got {form!r:.80}; reload the page")
+    return {w: w.preprocess(v) for w, v in zip(widgets, form, strict=True)}
 
 
 def _session(request: gr.Request | None) -> str:

@@ -98,6 +98,29 @@ def _choose(page, elem_id: str, value: str) -> None:
     page.locator(f"#{elem_id} li[role='option'][aria-label='{value}']").click()
 
 
+def _in_view(page, selector: str) -> bool:
+    return page.evaluate("""(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+      return r.height > 0 && r.top >= 0 && r.top < window.innerHeight && r.left < window.innerWidth; }""", selector)
+
+
+def _set_length(page, n: int) -> None:
+    page.locator("#max-new input[type=number]").fill(str(n))
+    page.locator("#max-new input[type=number]").press("Enter")
+
+
+# Records each distinct token count of panel 0 and whether its status was final at the time.
+WATCH_JS = """() => {
+  const el = document.getElementById('tokens-0');
+  window.__seen = [];
+  const check = () => {
+    const n = el.querySelectorAll('.tok').length, s = (el.querySelector('.status') || {}).textContent || '';
+    const last = window.__seen[window.__seen.length - 1];
+    if (!last || last[0] !== n) window.__seen.push([n, /stopped:|error:/.test(s)]);
+  };
+  new MutationObserver(check).observe(el, {childList: true, subtree: true, characterData: true});
+}"""
+
+
 def _screenshot(page, tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True)
@@ -133,6 +156,7 @@ def test_compare_two_panels_and_inspect(page, tmp_path):
 
     page.locator("#tokens-1 .tok").nth(1).click()  # the nicer path: click a token
     page.wait_for_function("() => document.querySelector('#inspector').innerText.includes('Panel 2: args')")
+    assert _in_view(page, "#inspector")  # it opens where the user is looking, not below the fold
     assert "step <b>1</b>" in page.locator("#inspector").inner_html()
     assert page.locator("#inspector tr.chosen").count() == 1
     assert page.locator("#inspector table.cands tbody tr").count() >= 2  # ARGS ranked its top-k
@@ -196,3 +220,36 @@ def test_a_preset_whose_models_cannot_load_shows_errors_in_the_panels(page):
     page.wait_for_function("() => document.querySelector('#tokens-0 .panel-head').textContent.includes('sampling')"
                            " && document.querySelectorAll('#tokens-0 .status.error').length === 0"
                            " && document.querySelector('#tokens-0 .status')?.textContent.includes('stopped:')")
+
+
+@pytest.mark.browser
+def test_panels_stream_tokens_before_they_finish(page):
+    page.fill("#prompt textarea", "Write a review of the film")
+    _set_length(page, 60)
+    page.evaluate(WATCH_JS)
+    page.click("#run")
+    page.wait_for_function(FINISHED_JS, arg=["tokens-0", "tokens-1"])
+    seen = page.evaluate("window.__seen")
+    partial = [n for n, final in seen if 0 < n < 60 and not final]
+    assert len(partial) >= 2, seen  # tokens appeared in several steps while the panel was still running
+    assert page.locator("#tokens-0 .tok").count() == 60
+    page.wait_for_selector("#traces .js-plotly-plot")  # the full figure, once at the end
+
+
+@pytest.mark.browser
+def test_stop_ends_every_panel_and_says_so(page):
+    page.fill("#prompt textarea", "Write a review of the film")
+    _choose(page, "decoder-1", "tqstar")
+    _set_length(page, 100)
+    page.click("#run")
+    page.wait_for_function("() => document.querySelectorAll('#tokens-1 .tok').length >= 1")
+    page.click("#stop")
+    page.wait_for_function(FINISHED_JS, arg=["tokens-0", "tokens-1"])
+    status = page.locator("#tokens-1 .status").inner_text()
+    assert "stopped: cancelled" in status, status
+    assert page.locator("#tokens-1 .tok").count() < 100
+    _set_length(page, 8)
+    page.click("#run")  # and the next run goes through
+    page.wait_for_function("() => document.querySelector('#tokens-1 .status')?.textContent.includes('stopped:')"
+                           " && !document.querySelector('#tokens-1 .status').textContent.includes('cancelled')",
+                           timeout=120_000)
