@@ -34,7 +34,8 @@ def color(panel: int) -> str:
 
 
 def _line(label: str, p: int, row: int, name: str, **kw) -> go.Scatter:
-    return go.Scatter(mode="lines+markers", name=label, legendgroup=label, showlegend=row == 1,
+    # Lines without markers: a marker per token and panel made drawing the figure a long task.
+    return go.Scatter(mode="lines", name=label, legendgroup=label, showlegend=row == 1,
                       line={"color": color(p), "width": 1.5}, marker={"size": 4}, connectgaps=False,
                       hovertemplate=f"{label}<br>step %{{x}}<br>{name} %{{y:.4f}}<extra></extra>", **kw)
 

@@ -8,7 +8,7 @@ import types
 
 import gradio as gr
 
-from playground.compare import CompareHooks, finish_outputs, live_outputs
+from playground.compare import CompareHooks, finish_outputs, live_outputs, read_form
 from playground.gpu import on_accelerator
 from playground.loading import warm_at_startup
 from playground.settings import Settings
@@ -123,3 +123,19 @@ def test_preset_files_add_presets_and_a_bad_one_is_skipped_with_its_error(tmp_pa
         presets = load_presets(settings.preset_files)
     assert presets["embedded+run"].baseline == str(tmp_path) and "embedded" in presets
     assert str(bad) in caplog.text and "cannot read it as JSON" in caplog.text
+
+
+def test_the_form_gathered_in_the_page_is_read_through_each_widget():
+    import pytest
+
+    demo_tab = {}
+    hooks = CompareHooks(below_panels=[lambda tab: demo_tab.setdefault("tab", tab)])
+    build_ui(PresetEngine(scripts()), Settings(preset="fake"), compare_hooks=hooks)
+    tab = demo_tab["tab"]
+    widgets = tab.form_inputs()
+    values = [w.value for w in widgets]
+    values[widgets.index(tab.seed)] = 7.0  # the page sends numbers as floats
+    data = read_form(tab, values)
+    assert data[tab.seed] == 7 and isinstance(data[tab.seed], int) and data[tab.prompt] == tab.prompt.value
+    with pytest.raises(gr.Error, match="form: expected"):
+        read_form(tab, values[:-1])
