@@ -224,7 +224,8 @@ def _wire_battle(tab: ArenaTab, arena: Arena, services: Any) -> None:
         yield from stream_on_gpu(battle, _session(request))
 
     tab.next.click(next_battle, [tab.prompt_set, tab.typed, services.annotator, tab.ticket],
-                   [*tab.outputs(), tab.ticket], queue=False, show_progress="minimal", api_name="next_battle")
+                   [*tab.outputs(), tab.ticket], show_progress="minimal", api_name="next_battle",
+                   concurrency_id="arena", concurrency_limit=None)  # a queue of its own: never behind generation
     tab.ticket.change(generate, tab.battle, tab.outputs(), concurrency_id="accelerator",
                       concurrency_limit=settings.concurrency, show_progress="minimal", trigger_mode="always_last",
                       api_visibility="private")
@@ -265,7 +266,8 @@ def _wire_votes(tab: ArenaTab, arena: Arena, services: Any) -> None:
     outputs = [tab.battle, tab.progress, tab.status, *tab.sides, *tab.votes.values(), tab.guidelines]
     for choice, button in tab.votes.items():
         handler = vote_handler(tab, arena, services.identity, choice, services.settings.shown)
-        button.click(handler, inputs, outputs, queue=False, show_progress="minimal", api_name=f"vote_{choice}")
+        button.click(handler, inputs, outputs, queue=False, show_progress="minimal", api_name=f"vote_{choice}",
+                     concurrency_id="arena", concurrency_limit=None)
 
 
 def _session(request: gr.Request | None) -> str:

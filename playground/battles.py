@@ -41,7 +41,7 @@ from playground.votes import MAX_MS, Reply, cast, judged_prompts, not_stored, sa
 from storage import BattleView, Store, StoreError
 
 CLAIM_S = 600.0  # a battle shown to one annotator is not offered to another for this long
-SERVE_SCAN = 20  # open battles considered for serving, fewest votes on their pair first
+SERVE_SCAN = 20  # open battles considered for serving beyond those claimed, fewest votes on their pair first
 READY = "Both finished. Which continuation is better? Vote with the buttons or the keys 1 to 4."
 
 
@@ -103,7 +103,9 @@ class Arena:
         """A stored, open, blind battle of `prompt_set` that nobody is looking at, or None."""
         if not prompt_set:
             return None
-        needs = self.store.battles_needing_votes(SERVE_SCAN, blind=True)
+        with self.lock:  # look past the battles other sessions hold, or busy hours would fall back to generating
+            held = len(self.claims)
+        needs = self.store.battles_needing_votes(SERVE_SCAN + held, blind=True)
         for i in weighted_order([n.weight for n in needs], self.rng):
             bid = needs[i].battle_id
             if not self.claim(bid):

@@ -148,5 +148,6 @@ def wire_identity(page: gr.Blocks, box: gr.Textbox, identity: Identity) -> None:
     def resolve(stored: str | None, profile: gr.OAuthProfile | None) -> str:
         return identity.issue(stored, profile)
 
-    page.load(resolve, box, box, js=LOAD_JS, queue=False, show_progress="hidden", api_name="annotator")
+    page.load(resolve, box, box, js=LOAD_JS, queue=False, show_progress="hidden", api_name="annotator",
+              concurrency_id="arena", concurrency_limit=None)
     box.change(None, box, None, js=SAVE_JS, queue=False)
