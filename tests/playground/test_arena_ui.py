@@ -147,7 +147,9 @@ def test_next_battle_serves_a_stored_battle_waiting_for_votes(store, demo):
     b = store.save_generation({**_record(SCRIPT, "rad", "right?"), "prompt_set": "reviews"})
     bid = store.create_battle(a, b, blind=True, left="a")
     block = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "next_battle")
-    assert not block.queue and block.api_name == "next_battle"  # outside every queue
+    assert block.api_name == "next_battle" and block.concurrency_id == "arena"  # a queue of its own
+    generate = next(f for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "generate")
+    assert generate.concurrency_id == "accelerator" and block.concurrency_limit is None
     raw = block.fn("reviews", "", ANN, 0, None)  # one update: nothing to generate
     assert block.outputs[-1] not in raw  # the generation ticket is not bumped: nothing enters the queue
     out = _by_id(raw)
