@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from backends.config import fields
 from backends.decoders import DECODERS, GenerationRequest
 from backends.devices import set_cpu_threads
-from backends.eval_inputs import (
+from backends.evaluation.inputs import (
     UsageError,
     check_limits,
     load_preset_file,

@@ -40,7 +40,7 @@ import torch
 from backends.decoders import DECODERS, GenerationRequest
 from backends.devices import pick_device, set_cpu_threads
 from backends.engine import Engine
-from backends.eval_inputs import load_preset_file, parse_decoder
+from backends.evaluation.inputs import load_preset_file, parse_decoder
 from backends.events import Finished, TokenStep
 from backends.presets import PRESETS, format_prompt
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from backends.eval_inputs import UsageError, load_preset_file
+from backends.evaluation import UsageError, load_preset_file
 from backends.presets import PRESETS, Preset
 
 log = logging.getLogger(__name__)

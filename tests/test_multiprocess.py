@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from backends import evaluate
-from backends.sharding import read_jsonl
+from backends.evaluation import cli as evaluate
+from backends.evaluation.sharding import read_jsonl
 from tests.backends.test_evaluate import write_preset_file
 
 pytestmark = pytest.mark.slow

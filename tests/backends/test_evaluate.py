@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from backends import evaluate
-from backends.eval_inputs import DecoderSpec, Prompt, UsageError, load_prompts, parse_decoder, parse_sweep
-from backends.eval_loop import RunSettings, make_request, seed_for
-from backends.sharding import read_jsonl
+from backends.evaluation import cli as evaluate
+from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError, load_prompts, parse_decoder, parse_sweep
+from backends.evaluation.loop import RunSettings, make_request, seed_for
+from backends.evaluation.sharding import read_jsonl
 
 PROMPTS = [
     {"prompt": "write a review of the film", "tags": ["review"]},
@@ -231,7 +231,7 @@ def test_import_into_storage(run_two, tmp_path):
 
 
 def test_report_falls_back_to_the_cdn_without_plotly(run_two, monkeypatch):
-    from backends import report
+    from backends.evaluation import report
 
     out, _ = run_two
     res = json.loads((out / "results.json").read_text())

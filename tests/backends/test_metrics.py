@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from backends import metrics
+from backends.evaluation import metrics
 
 
 def test_rep_n_and_diversity_on_known_strings():

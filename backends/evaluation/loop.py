@@ -23,13 +23,13 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from backends import metrics
 from backends.decoders import DECODERS, GenerationRequest
-from backends.eval_inputs import DecoderSpec, Prompt, UsageError
+from backends.evaluation import metrics
+from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError
+from backends.evaluation.sharding import JsonlWriter, Key, Processes, record_key
 from backends.events import TokenStep, to_dict
 from backends.presets import Preset, format_prompt
 from backends.rewards import WeightedReward
-from backends.sharding import JsonlWriter, Key, Processes, record_key
 
 log = logging.getLogger(__name__)
 SEED_STRIDE = 100_003  # > any --samples, so (prompt, sample) -> seed is one-to-one

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from backends import metrics
+from backends.evaluation import metrics
 
 MEANS = ("reward", "diversity", "coherence", "kl", "log_ratio", "length", "first_token_ms")
 RATIOS = {"tokens_per_s": ("length", "elapsed_s"), "lm_tokens_per_token": ("lm_tokens", "length"),
