@@ -222,7 +222,7 @@ class SaeTrainConfig:
 def train_sae(acts: torch.Tensor, config: SaeTrainConfig, layer: int = -1, model_name: str = "",
               progress: Callable[[int, float], None] | None = None) -> tuple[SparseAutoencoder, dict]:
     """Fit an SAE to `acts` (N, d_in) with L2 reconstruction + L1 sparsity; returns it and stats."""
-    from backends.optim import optimizer_step, warmup_cosine
+    from backends.training.optim import optimizer_step, warmup_cosine
 
     gen = torch.Generator().manual_seed(config.seed)
     sae = SparseAutoencoder(SaeConfig(d_in=acts.shape[1], d_sae=config.expansion * acts.shape[1], layer=layer,

@@ -42,13 +42,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import torch
 
-from backends import train as train_cli
 from backends.decoders import GenerationRequest
 from backends.devices import set_cpu_threads
 from backends.engine import Engine
 from backends.events import Finished, TokenStep, to_dict
 from backends.presets import PRESETS, format_prompt
 from backends.sae import feature_distance
+from backends.training import cli as train_cli
 from backends.zoo import corpus
 from backends.zoo.check import trigram_overlap
 from storage.export import export

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import torch
 
-from backends import train as train_cli
 from backends.decoders import GenerationRequest
 from backends.engine import Engine
-from backends.eval_inputs import load_preset_file
+from backends.evaluation.inputs import load_preset_file
 from backends.events import Rollout, to_dict
 from backends.lm import sequence_logprobs
 from backends.presets import format_prompt
+from backends.training import cli as train_cli
 from backends.zoo import corpus
 from storage.export import export
 from storage.store import Store

@@ -3,7 +3,7 @@
 r(s, v) = e_v^T W h + b^T h, with h the reward model's hidden state for the prefix s, e_v the
 (tied) embedding of candidate v and W = U V^T of low rank: one reward-model call per generated
 token scores every candidate, or the whole vocabulary. Values are sigmoid-calibrated in [0, 1].
-This module is the model and its token-level scorer; training lives in `backends.arm_training`.
+This module is the model and its token-level scorer; training lives in `backends.training.arm`.
 """
 
 from __future__ import annotations

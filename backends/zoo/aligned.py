@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from backends.arm_training import ArmTrainConfig, pad, train_arm
-from backends.preference_training import DpoConfig, PreferenceRow, train_dpo
+from backends.training.arm import ArmTrainConfig, pad, train_arm
+from backends.training.preference import DpoConfig, PreferenceRow, train_dpo
 from backends.zoo import modeling
 from backends.zoo.build import Context, stage
 from backends.zoo.check import EvalConfig, pairwise_accuracy, sample_replies, trigram_overlap

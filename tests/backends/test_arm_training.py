@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from backends.arm_training import ArmTrainConfig, init_student, pad, reply_weights, teacher_targets, train_arm
+from backends.training.arm import ArmTrainConfig, init_student, pad, reply_weights, teacher_targets, train_arm
 
 TEXTS = ["User: review the film\nAssistant: The film was great and the acting was superb.",
          "User: review the film\nAssistant: The music was dull but the plot was clever.",

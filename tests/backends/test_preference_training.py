@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from backends.preference_training import (
+from backends.training.preference import (
     DpoConfig,
     PreferenceRow,
     completion_logprobs,

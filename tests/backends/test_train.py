@@ -11,10 +11,12 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from backends import train as train_cli
-from backends.eval_inputs import load_preset_file
-from backends.preference_training import feature_constraint, fpo_margin_loss
+from backends.evaluation.inputs import load_preset_file
 from backends.sae import SaeConfig, SparseAutoencoder
+from backends.training import cli as train_cli
+from backends.training import loop as train_loop
+from backends.training import run_folder
+from backends.training.preference import feature_constraint, fpo_margin_loss
 
 ROWS = [
     {"prompt": "review the film", "chosen": " The film was great.", "rejected": " The film was dull."},
@@ -88,7 +90,7 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tiny_models, data, tmp_p
     assert train_cli.main(_args(data, tmp_path / "straight", tiny_models["policy"], *args)) == 0
 
     calls = {"reference": 0, "steps": 0}
-    real_reference, real_step = train_cli.reference_pass, train_cli.optimizer_step
+    real_reference, real_step = run_folder.reference_pass, train_loop.optimizer_step
 
     def counting_reference(*a, **kw):
         calls["reference"] += 1
@@ -100,13 +102,13 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tiny_models, data, tmp_p
             raise KeyboardInterrupt
         return real_step(*a, **kw)
 
-    monkeypatch.setattr(train_cli, "reference_pass", counting_reference)
-    monkeypatch.setattr(train_cli, "optimizer_step", interrupting_step)
+    monkeypatch.setattr(run_folder, "reference_pass", counting_reference)
+    monkeypatch.setattr(train_loop, "optimizer_step", interrupting_step)
     out = tmp_path / "resumed"
     assert train_cli.main(_args(data, out, tiny_models["policy"], *args)) == 130
     state = torch.load(out / "checkpoint" / "trainer_state.pt", weights_only=False)
     assert state["step"] == 3 and not (out / "metrics.json").exists()
-    monkeypatch.setattr(train_cli, "optimizer_step", real_step)
+    monkeypatch.setattr(train_loop, "optimizer_step", real_step)
     assert train_cli.main(_args(data, out, tiny_models["policy"], *args)) == 0
     assert calls["reference"] == 1  # the offline reference was computed once, before the interruption
     straight, resumed = _weights(tmp_path / "straight"), _weights(out)

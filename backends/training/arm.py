@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config
 
-from backends.optim import optimizer_step, warmup_cosine
 from backends.rewards.arm import ArmRewardModel
+from backends.training.optim import optimizer_step, warmup_cosine
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from backends.optim import optimizer_step, warmup_cosine
+from backends.training.optim import optimizer_step, warmup_cosine
 
 
 @dataclass(frozen=True)
