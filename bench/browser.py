@@ -304,6 +304,17 @@ def screenshots(browser, url: str, out: Path) -> list[Path]:
             path = out / f"compare-{name}{'-full' if full else ''}.png"
             page.screenshot(path=str(path), full_page=full)
             paths.append(path)
+        page.locator("#tokens-1 .tok").nth(2).click()  # the inspector, where the user clicked
+        page.wait_for_function("() => document.querySelector('#inspector').innerText.includes('Panel 2')")
+        page.wait_for_timeout(300)
+        paths.append(out / f"compare-{name}-inspector.png")
+        page.screenshot(path=str(paths[-1]))
+        page.locator("#inspector .insp-close").click()
+        page.locator("#rewards button.label-wrap, #rewards .label-wrap").first.click()  # the reward sliders
+        page.wait_for_timeout(300)
+        page.locator("#weight-sentiment").scroll_into_view_if_needed()
+        paths.append(out / f"compare-{name}-rewards.png")
+        page.screenshot(path=str(paths[-1]))
         page.close()
     return paths
 
@@ -370,9 +381,12 @@ def main(argv: list[str] | None = None) -> None:
                 arena = arena_measure()
                 if arena is not None and want("arena"):
                     page = new_page(browser, url, (1280, 800))
-                    numbers = arena(page, url, out) if "out" in inspect.signature(arena).parameters \
-                        else arena(page, url)
-                    results |= {k: [float(v)] for k, v in numbers.items() if isinstance(v, int | float)}
+                    try:
+                        numbers = arena(page, url, out) if "out" in inspect.signature(arena).parameters \
+                            else arena(page, url)
+                        results |= {k: [float(v)] for k, v in numbers.items() if isinstance(v, int | float)}
+                    except Exception as e:  # report what was measured, say what failed
+                        print(f"arena: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
                     page.close()
                 if want("shots"):
                     for path in screenshots(browser, url, out):
