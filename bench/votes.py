@@ -3,6 +3,15 @@
     python bench/votes.py                                   # 50 voters x 100 votes, SQLite (+ PG if set)
     python bench/votes.py --postgres postgresql://user@host:5432/db --voters 50 --votes 100
     DATABASE_URL_POSTGRES=postgresql://... python bench/votes.py
+    python bench/votes.py --mode both --app-votes 20        # also through the running app's API
+    python bench/votes.py --mode app --app-postgres postgresql://.../fresh_db
+
+Two modes. `store` (store-direct, described here) and `app` (bench/_votes_app.py: the real app.py
+on loopback in public mode, each voter a `gradio_client.Client` that gets a signed annotator id,
+asks for the next battle, which must come from the pool of stored battles prepared first, and
+votes; then the database must hold exactly the votes the app reported stored). The app mode
+needs a database of its own (a fresh SQLite file; for PostgreSQL `--app-postgres`, a throwaway
+database, since every open `reviews` battle in it may be served).
 
 Each voter is a thread with its own annotator id and its own battles, and casts one vote on
 each. With racing on (the default) every voter also tries, right after each of its own votes,
@@ -137,7 +146,7 @@ def run(url: str, voters: int, votes: int, race: bool = True, backend: str | Non
 
 
 def table(results: list[Result]) -> str:
-    lines = ["| backend | voters | votes each | attempts | stored | refused (dup) | failed | wall s | votes/s "
+    lines = ["| mode, backend | voters | votes each | attempts | stored | refused (dup) | failed | wall s | votes/s "
              "| exactly once |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         lines.append(f"| {r.backend} | {r.voters} | {r.votes_each} | {r.attempts} | {r.stored} | {r.refused} | "
@@ -147,23 +156,42 @@ def table(results: list[Result]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=("store", "app", "both"), default="store",
+                        help="store: Store calls in threads; app: gradio_client against app.py on loopback")
     parser.add_argument("--voters", type=int, default=50)
-    parser.add_argument("--votes", type=int, default=100, help="votes per voter")
+    parser.add_argument("--votes", type=int, default=100, help="votes per voter (store mode)")
+    parser.add_argument("--app-votes", type=int, default=20, help="votes per voter (app mode)")
     parser.add_argument("--sqlite", default=None, help="SQLite file (default: a fresh temporary file)")
     parser.add_argument("--postgres", default=os.environ.get("DATABASE_URL_POSTGRES"),
                         help="PostgreSQL URL (default: $DATABASE_URL_POSTGRES; skipped when neither is given)")
+    parser.add_argument("--app-postgres", default=None, help="a throwaway PostgreSQL database for the app mode")
     parser.add_argument("--no-race", action="store_true", help="voters touch only their own battles")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    logging.getLogger("storage.retry").setLevel(logging.ERROR)
+    for noisy in ("storage.retry", "httpx", "gradio_client"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
-        targets = [("sqlite", f"sqlite:///{args.sqlite or Path(tmp) / 'bench.db'}")]
-        if args.postgres:
-            targets.append(("postgresql", args.postgres))
-        else:
-            log.info("PostgreSQL skipped: pass --postgres URL or set DATABASE_URL_POSTGRES")
-        results = [run(url, args.voters, args.votes, not args.no_race, name) for name, url in targets]
+        if args.mode in ("store", "both"):
+            targets = [("sqlite", f"sqlite:///{args.sqlite or Path(tmp) / 'bench.db'}")]
+            if args.postgres:
+                targets.append(("postgresql", args.postgres))
+            else:
+                log.info("PostgreSQL skipped: pass --postgres URL or set DATABASE_URL_POSTGRES")
+            results += [run(url, args.voters, args.votes, not args.no_race, f"store, {name}") for name, url in targets]
+        if args.mode in ("app", "both"):
+            from bench._votes_app import run_app
+
+            targets = [("sqlite", f"sqlite:///{Path(tmp) / 'app.db'}")]
+            if args.app_postgres:
+                targets.append(("postgresql", args.app_postgres))
+            else:
+                log.info("PostgreSQL skipped in app mode: pass --app-postgres URL (a throwaway database)")
+            results += [run_app(url, args.voters, args.app_votes, f"app, {name}", setup, Result, Path(tmp))
+                        for name, url in targets]
     print(table(results))
+    if args.mode != "store":
+        print("app mode: public mode, vote rate limits off (every voter shares the loopback address)")
     for r in results:
         for p in r.problems:
             log.error("%s: %s", r.backend, p)
