@@ -81,14 +81,16 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
 
 
 def print_catalogue() -> None:
+    """Every decoder and reward, with where it came from (this project or a plugin's distribution)."""
     for name in DECODERS.names():
         cls = DECODERS.get(name)
-        print(f"decoder {name}: {cls.summary}" + (" [needs a reward]" if cls.needs_reward else ""))
+        print(f"decoder {name} (from {DECODERS.origin(name)}): {cls.summary}"
+              + (" [needs a reward]" if cls.needs_reward else ""))
         for f in fields(cls.Config):
             print(f"    {f.name}={f.default!r}  {f.help}")
     for name in REWARDS.names():
         cls = REWARDS.get(name)
-        print(f"reward {name}: {cls.help}")
+        print(f"reward {name} (from {REWARDS.origin(name)}): {cls.help}")
         for f in fields(cls.Config):
             print(f"    {name}.{f.name}={f.default!r}  {f.help}")
 

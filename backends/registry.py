@@ -16,8 +16,10 @@ project (docs/PLUGINS.md):
 from __future__ import annotations
 
 import difflib
+import importlib
 import importlib.metadata as metadata
-from collections.abc import Callable, Iterator
+import pkgutil
+from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -82,6 +84,9 @@ class Registry(Generic[T]):
     def load_plugins(self) -> list[str]:
         """Register the classes of every installed distribution's entry points in `group` (once).
 
+        Called by the first `get`, `names` or `in`, not at import: a plugin imports this project's
+        packages, which are complete by the time anyone asks for a name.
+
         An entry point is `name = package.module:Class`; its name becomes the registry name and
         its distribution the origin. Returns the names added. A plugin that fails to import or
         does not fit raises `PluginError` naming the entry point and its distribution.
@@ -107,15 +112,18 @@ class Registry(Generic[T]):
         return self._origins[name]
 
     def get(self, name: str) -> T:
+        self.load_plugins()
         try:
             return self._items[name]
         except KeyError:
             raise UnknownName(self.kind, name, self.names()) from None
 
     def names(self) -> list[str]:
+        self.load_plugins()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self.load_plugins()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
@@ -124,3 +132,14 @@ class Registry(Generic[T]):
 
 def _where(obj: object) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+
+
+def import_modules(package: str, path: Sequence[str]) -> list[str]:
+    """Import every module of a package, so their `register` decorators run: no list to keep in sync.
+
+    Called as `import_modules(__name__, __path__)` in a role package's `__init__`.
+    """
+    names = sorted(info.name for info in pkgutil.iter_modules(path))
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names

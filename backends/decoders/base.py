@@ -34,7 +34,7 @@ from backends.sampling import draw, step_stats
 if TYPE_CHECKING:
     from backends.rewards.arm import ArmStack
 
-DECODERS: Registry[type[Decoder]] = Registry("decoder")
+DECODERS: Registry[type[Decoder]] = Registry("decoder", group="decoder_playground.decoders")  # base: Decoder
 TABLE_ROWS = 10  # candidates kept per step for the inspector
 
 
@@ -158,6 +158,9 @@ class Decoder:
 
     def describe(self) -> dict[str, Any]:
         return {"decoder": self.name, **self.config.to_dict()}
+
+
+DECODERS.expect(Decoder)  # a registered decoder (ours or a plugin's) must subclass it
 
 
 @dataclass

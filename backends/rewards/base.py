@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from backends.rewards.classifier import SequenceClassifier
     from backends.rewards.embedding import SentenceEmbedder
 
-REWARDS: Registry[type[Reward]] = Registry("reward")
+REWARDS: Registry[type[Reward]] = Registry("reward", group="decoder_playground.rewards")  # base: Reward
 MAX_WEIGHT = 1000.0
 
 
@@ -107,6 +107,9 @@ class Reward:
     def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel,
                       meter: Meter) -> PrefixScorer:
         return TextPrefixScorer(self, prompt, lm)
+
+
+REWARDS.expect(Reward)  # a registered reward (ours or a plugin's) must subclass it
 
 
 class TextPrefixScorer:
