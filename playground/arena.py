@@ -38,6 +38,7 @@ from playground.arena_render import (
     verdict_text,
 )
 from playground.battles import READY, Arena, ArenaBattle
+from playground.escape import html_text
 from playground.gpu import on_accelerator
 from playground.identity import Identity, TooFast
 from playground.pool import PoolError, load_pool
@@ -46,7 +47,6 @@ from playground.runner import PanelView, session_stream
 from playground.votes import progress_line
 from storage import StoreError
 from storage.access import Forbidden
-from storage.render import html_text
 
 log = logging.getLogger(__name__)
 EVERY_TOKENS, EVERY_MS = 4, 250.0

@@ -4,13 +4,13 @@ A side shows its continuation as plain text (no reward colours, no tooltips, no 
 any of those would give the configuration away) until the vote, when it is named by its readable
 label (`playground.labels.short_labels`), the full stored label in its tooltip. Every
 piece of text (prompt, continuation, configuration label, store message) is escaped here with
-`storage.render.html_text`. Pure functions: views and strings in, strings out.
+`playground.escape.html_text`. Pure functions: views and strings in, strings out.
 """
 
 from __future__ import annotations
 
+from playground.escape import html_text
 from playground.labels import short_labels
-from storage.render import html_text
 
 SIDES = ("A", "B")  # what the annotator sees: A on the left, B on the right
 GUIDELINES = """\

@@ -7,7 +7,7 @@ module computes nothing. Configurations are named by their readable label
 tooltip (the table's `title`, the heatmaps' hover). Provisional configurations (fewer votes than
 the leaderboard's minimum) are marked. Tables sit in a box that scrolls sideways on a narrow
 screen. Configuration labels and annotator ids can carry user-typed text, so every one is
-escaped: with `storage.render.html_text` in HTML, and as the entities plotly decodes in the
+escaped: with `playground.escape.html_text` in HTML, and as the entities plotly decodes in the
 figures (plotly renders a few tags, links included, in its text).
 """
 
@@ -19,8 +19,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from backends.ranking import Leaderboard, Rating
+from playground.escape import html_text
 from playground.labels import short_labels
-from storage.render import html_text
 
 AXIS_CHARS = 28  # of a readable label on a heatmap axis (the hover has the whole label)
 EMPTY = "no battles"  # an empty heatmap cell's hover

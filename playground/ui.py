@@ -32,12 +32,12 @@ from backends.engine import Engine
 from playground.arena import build_arena_tab
 from playground.compare import CompareHooks, build_compare_tab
 from playground.compare_vote import vote_hooks
+from playground.escape import markdown_text
 from playground.identity import Identity, annotator_box, login_button, wire_identity
 from playground.leaderboard import build_leaderboard_tab
 from playground.runner import Runs
 from playground.settings import Settings
 from storage import Store, StoreError
-from storage.render import markdown_text
 
 log = logging.getLogger(__name__)
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "playground.css"

@@ -10,7 +10,6 @@ Public API (what the UI and the CLIs use; everything returns plain frozen record
   `StoreUnavailable` (locked or unreachable after bounded retries; `StoreFault`: read-only, disk
   full, unstorable text), all `StoreError`. `Store.self_check()` writes and reads back at start-up.
 - `storage.export`: TRL DPO / KTO rows and raw battles as JSONL (also `python -m storage.export`).
-- `storage.render`: escaped HTML and markdown for prompts, generations, rationales and the leaderboard.
 
 This package never imports torch, transformers, gradio, playground or backends.
 """

@@ -16,10 +16,11 @@ from pathlib import Path
 from sqlalchemy import event
 
 from backends.allowlist import ModelNotAllowed, check_model_id
+from playground.arena_render import prompt_html, side_html
+from playground.escape import markdown_text
 from storage import AlreadyVoted, Refused, Store, StoreFault
 from storage.access import Forbidden, annotator_key, issue_annotator, require_operator, verify_annotator
 from storage.export import ExportFolder, export, protected_export
-from storage.render import battle_html, vote_markdown
 from tests.storage.conftest import battle, record
 
 CASES: dict[str, Callable[[Store], None]] = {}
@@ -238,10 +239,11 @@ def user_text_is_escaped_in_html_and_markdown(store: Store) -> None:
     bid = battle(store, prompt=EVIL, texts=(EVIL, '" onmouseover="alert(3)'), blind=False)
     store.cast_vote(bid, "ann", "left", "[click](javascript:alert(4)) " + EVIL)
     view = store.battle(bid)
-    page = battle_html(view, reveal=True)
+    page = prompt_html(view.prompt, "") + "".join(  # what the Arena shows once names are revealed
+        side_html(i, g.text, label=g.label, full=g.label) for i, g in enumerate((view.left, view.right)))
     assert "<script>" not in page and "<img" not in page and '" onmouseover' not in page
     assert "&lt;script&gt;" in page and "&quot; onmouseover" in page
-    line = vote_markdown(view.vote, view)
+    line = markdown_text(view.vote.rationale)
     assert "<script>" not in line and "\\[click\\]\\(javascript" in line
 
 

@@ -1,5 +1,6 @@
-"""Exports on a small synthetic set (DPO, KTO, raw battles; filters; the command line), and the
-escaping of stored text wherever this package produces HTML or markdown."""
+"""Exports on a small synthetic set (DPO, KTO, raw battles; filters; the command line).
+
+The escaping of stored text is the playground's (tests/playground/test_escape.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 
 from storage import Store, VoteFilter
 from storage.export import dpo_rows, export, kto_rows, main
-from storage.render import battle_html, html_text, leaderboard_markdown, markdown_text, vote_markdown
 from tests.storage.conftest import battle
 
 EVIL = "<script>alert('x')</script>"
@@ -80,23 +80,3 @@ def test_the_command_line(store, voted, tmp_path, db_url):
 def test_functions_work_on_any_battles(store, voted):
     battles = list(store.battles(trace=False))
     assert len(list(dpo_rows(battles))) == 2 and len(list(kto_rows(battles))) == 6
-
-
-def test_html_and_markdown_escape_stored_text(store, voted):
-    view = store.battle(voted["right_wins"])
-    page = battle_html(view)
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert "gen-label" not in page and "gen-label" in battle_html(view, reveal=True)  # blind: labels hidden
-    line = vote_markdown(view.vote, view)
-    assert "<script>" not in line and "&lt;script&gt;" in line
-    assert "<script>" not in html_text(EVIL) and "&#x27;" in html_text(EVIL)
-    assert markdown_text("**bold** | [link](x) <b>") == r"\*\*bold\*\* \| \[link\]\(x\) &lt;b&gt;"
-
-
-def test_leaderboard_markdown_escapes_labels():
-    from backends.ranking import Rating
-
-    table = leaderboard_markdown([Rating(f"deal(instruction={EVIL})", 1012.4, 990.0, 1030.0, 1, 40, 22.5)])
-    assert "<script>" not in table and "&lt;script&gt;" in table
-    row = r"| 1 | deal\(instruction=&lt;script&gt;alert\('x'\)&lt;/script&gt;\) | 1012 | 990 to 1030 | 40 |"
-    assert row in table.splitlines()
