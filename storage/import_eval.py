@@ -3,8 +3,9 @@
     python -m storage.import_eval runs/reviews [--database URL] [--no-blind] [--prompt-set reviews]
 
 Reads `generations.jsonl` written by `python -m backends.evaluate` as plain dicts (this package
-never imports backends), stores every finished generation with its request and trace, and for
-each prompt and sample pairs the generations of different configurations as battles (every pair
+never imports backends; file names and keys come from `assets/formats/evaluation_output.json`, the
+format file the evaluator reads too), stores every finished generation with its request and trace,
+and for each prompt and sample pairs the generations of different configurations as battles (every pair
 of configurations; identical texts are not worth a vote and are skipped). So a prompt set is
 evaluated offline once, then judged by people in the Arena tab. Importing a folder twice stores
 it twice. Not the evaluator, and no statistics.
@@ -28,7 +29,12 @@ from storage.models import FINISHED
 from storage.store import Store
 
 log = logging.getLogger(__name__)
-GENERATIONS = "generations.jsonl"
+# The evaluator's output format, defined once as data that both layers read (neither imports the other)
+FORMAT_FILE = Path(__file__).resolve().parents[1] / "assets" / "formats" / "evaluation_output.json"
+FORMAT: dict[str, Any] = json.loads(FORMAT_FILE.read_text(encoding="utf-8"))
+GENERATIONS: str = FORMAT["files"]["generations"]
+RESULTS: str = FORMAT["files"]["results"]
+NEEDED: tuple[str, ...] = tuple(FORMAT["import_keys"])
 
 
 @dataclass(frozen=True)
@@ -42,25 +48,31 @@ class Imported:
 
 
 def read_generations(folder: Path) -> list[dict[str, Any]]:
-    """The evaluation's records (whole lines only: a torn last line of an interrupted run is skipped)."""
+    """The evaluation's records (a torn last line of an interrupted run is skipped; any other bad line is a
+    ValueError naming the line and the missing key)."""
     path = folder / GENERATIONS
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file; give the --out folder of python -m backends.evaluate")
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
-            continue
-        if isinstance(row, dict) and {"label", "prompt_index", "sample", "trace"} <= set(row):
-            rows.append(row)
+            if number == len(lines):
+                continue  # the torn tail of an interrupted run
+            raise ValueError(f"{path} line {number}: not JSON; is this an evaluation's {GENERATIONS}?") from None
+        missing = [k for k in NEEDED if k not in row] if isinstance(row, dict) else ["(not an object)"]
+        if missing:
+            raise ValueError(f"{path} line {number}: no {missing[0]!r}; the format is {FORMAT_FILE.name}")
+        rows.append(row)
     return rows
 
 
 def default_prompt_set(folder: Path) -> str:
     """The prompt file's name (from results.json) if known, else the folder's name."""
     try:
-        run = json.loads((folder / "results.json").read_text(encoding="utf-8"))["run"]
+        run = json.loads((folder / RESULTS).read_text(encoding="utf-8"))["run"]
         return Path(run["prompts_file"]).stem[:64]
     except (OSError, ValueError, KeyError, TypeError):
         return folder.resolve().name[:64]
@@ -110,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         records = read_generations(args.folder)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     prompt_set = args.prompt_set if args.prompt_set is not None else default_prompt_set(args.folder)

@@ -12,7 +12,8 @@ One module per step of a run, in the order a run uses them:
   `backends.api.evaluate` is the notebook-friendly entry point.
 
 It never imports the playground or storage; `storage.import_eval` reads its output files as
-plain JSON, by the names in `backends.evaluation.sharding` (`GENERATIONS`, `RESULTS`).
+plain JSON; the file names and record keys are defined once, as data both read
+(`assets/formats/evaluation_output.json`, loaded by `output_format`).
 """
 
 from backends.evaluation.inputs import UsageError, load_preset_file

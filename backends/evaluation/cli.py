@@ -43,6 +43,7 @@ from backends.evaluation.inputs import (
     parse_sweep,
 )
 from backends.evaluation.loop import SEED_STRIDE, Judge, RunSettings, check_resume, make_request, run_shard
+from backends.evaluation.output_format import REPORT, RESULTS
 from backends.evaluation.results import WEIGHTED, render_text, results
 from backends.evaluation.sharding import (
     JsonlWriter,
@@ -200,8 +201,8 @@ def finalize(plan: Plan, info: dict[str, Any], judge: Judge, complete: bool) -> 
     expected = len(order) * len(plan.prompts) * plan.settings.samples
     info = {**info, "complete": len(wanted) == expected, "generations": len(wanted), "expected": expected}
     res = results(wanted, plan.specs, plan.comparisons, plan.judge, info, [judge.coherence_note, *NOTES])
-    write_atomic(plan.out / "results.json", json.dumps(res, indent=1, ensure_ascii=False) + "\n")
-    write_atomic(plan.out / "report.html", report.render(res))
+    write_atomic(plan.out / RESULTS, json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    write_atomic(plan.out / REPORT, report.render(res))
     print(render_text(res), flush=True)
     if not complete:
         print(f"\ninterrupted: {len(wanted)} of {expected} generations are in {plan.out}; "

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from backends.decoders import DECODERS, GenerationRequest
 from backends.evaluation import metrics
 from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError
+from backends.evaluation.output_format import checked
 from backends.evaluation.sharding import JsonlWriter, Key, Processes, record_key
 from backends.events import TokenStep, to_dict
 from backends.presets import Preset, format_prompt
@@ -148,7 +149,7 @@ def generate_record(engine, judge: Judge, spec: DecoderSpec, prompt: Prompt, sam
         trace.append(to_dict(event))
     final = trace[-1]
     preset = judge.preset
-    return {
+    return checked({
         "label": spec.label, "decoder": spec.decoder, "prompt_index": prompt.index, "sample": sample,
         "seed": request.seed, "prompt": prompt.text, "tags": list(prompt.tags), "sweep_key": spec.sweep_key,
         "sweep_value": spec.sweep_value, "config": final.get("config") or {"decoder": spec.decoder, **spec.config},
@@ -157,7 +158,7 @@ def generate_record(engine, judge: Judge, spec: DecoderSpec, prompt: Prompt, sam
         "model_ids": {"policy": preset.policy, "base": preset.base_id, "baseline": preset.baseline,
                       **{f"reward:{k}": ref.model for k, ref in preset.reward_models.items()}},
         "eval": judge.evaluate(prompt, trace, first), "trace": trace,
-    }
+    })
 
 
 def check_resume(done: dict[Key, dict[str, Any]], specs: list[DecoderSpec], prompts: list[Prompt],

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-GATHERED = "generations.jsonl"
+from backends.evaluation.output_format import GENERATIONS, SHARD
+
 Key = tuple[str, int, int]  # (decoder label, prompt index, sample)
 
 
@@ -53,11 +54,11 @@ class Processes:
 
 
 def shard_path(out: Path, rank: int, ranks: int) -> Path:
-    return out / GATHERED if ranks == 1 else out / f"generations.rank{rank}.jsonl"
+    return out / GENERATIONS if ranks == 1 else out / SHARD.format(rank=rank)
 
 
 def shard_files(out: Path) -> list[Path]:
-    return sorted(out.glob("generations.rank*.jsonl"))
+    return sorted(out.glob(SHARD.format(rank="*")))
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -78,7 +79,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 def existing_records(out: Path) -> list[dict[str, Any]]:
     """Everything written so far: the gathered file and any rank's shard, first copy of a key wins."""
     seen: dict[Key, dict[str, Any]] = {}
-    for path in [out / GATHERED, *shard_files(out)]:
+    for path in [out / GENERATIONS, *shard_files(out)]:
         for row in read_jsonl(path):
             seen.setdefault(record_key(row), row)
     return list(seen.values())
@@ -124,7 +125,7 @@ def gather(out: Path, sort_key: Callable[[dict[str, Any]], Any], *, remove_shard
     writing its last line, and the next run reads the shards anyway.
     """
     records = sorted(existing_records(out), key=sort_key)
-    write_atomic(out / GATHERED, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    write_atomic(out / GENERATIONS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     if remove_shards:
         for path in shard_files(out):
             path.unlink()
