@@ -21,7 +21,7 @@ from backends.allowlist import ModelNotAllowed, check_model_id
 from backends.config import ConfigError, build_config, unusable_text
 from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
 from backends.devices import pick_device, pick_dtype
-from backends.events import Event, Finished, Note, Rewind, TokenStep
+from backends.events import Event, Finished, Note, TokenStep
 from backends.feature_trace import FeatureTracer
 from backends.lm import LanguageModel
 from backends.loading import ModelNotFound, load_pretrained
@@ -228,8 +228,6 @@ def _trace(tracer: FeatureTracer | None, event: Event) -> tuple[list[Event], Fea
     try:
         if isinstance(event, TokenStep):
             return [tracer.step(event.index, event.token_id)], tracer
-        if isinstance(event, Rewind):
-            tracer.rewind(event.length)
     except Exception as e:  # the generation goes on without its feature trace
         log.exception("feature trace failed")
         return [Note(f"feature trace stopped: {type(e).__name__}: {e}")], None
@@ -240,8 +238,6 @@ def _follow(text: list[str], event: Event) -> None:
     """Keep the partial text, so an error midway still reports what was generated."""
     if isinstance(event, TokenStep):
         text.append(event.text)
-    elif isinstance(event, Rewind):
-        del text[event.length:]
 
 
 def _check_request(request: GenerationRequest) -> None:

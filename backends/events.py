@@ -103,7 +103,8 @@ class Note:
 
 @dataclass(frozen=True)
 class Rewind:
-    """The continuation was cut back to `length` tokens (search that backtracks)."""
+    """Not an event: no decoder backtracks, and none emits it (issue 16). Kept only while
+    playground/runner.py still imports it; delete it with that handler (not in `Event`)."""
 
     length: int
     type: Literal["rewind"] = "rewind"
@@ -150,9 +151,9 @@ class Finished:
     type: Literal["finished"] = "finished"
 
 
-Event = TokenStep | Rollout | Note | Rewind | FeatureStep | Finished
+Event = TokenStep | Rollout | Note | FeatureStep | Finished
 EVENT_TYPES: dict[str, type] = {
-    cls.__dataclass_fields__["type"].default: cls for cls in (TokenStep, Rollout, Note, Rewind, FeatureStep, Finished)
+    cls.__dataclass_fields__["type"].default: cls for cls in (TokenStep, Rollout, Note, FeatureStep, Finished)
 }
 
 
@@ -168,7 +169,7 @@ def _clean(value: Any) -> Any:
 
 
 def to_dict(event: Event) -> dict[str, Any]:
-    """A JSON-ready dict with a `"type"` key: token, rollout, note, rewind or finished.
+    """A JSON-ready dict with a `"type"` key: token, rollout, note, features or finished.
 
     A cost's `base_tokens` is written only when non-zero, so traces of runs whose base is the
     policy keep the three-key cost older readers and stored rows have."""

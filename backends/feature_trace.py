@@ -52,15 +52,10 @@ class FeatureTracer:
         """Tokens of the continuation traced so far."""
         return self.base.length - self.prompt
 
-    def rewind(self, length: int) -> None:
-        for state in (self.base, self.policy):
-            if state is not None:
-                state.truncate(self.prompt + length)
-
     @torch.no_grad()
     def step(self, index: int, token: int) -> FeatureStep:
-        if index < self.length:
-            self.rewind(index)
+        if index != self.length:  # token steps come in order: no decoder backtracks
+            raise ValueError(f"token step {index} after {self.length} traced tokens")
         greedy = int(self.base.last[0, : self.vocab].argmax())
         if greedy == token:
             self.base.append([token])

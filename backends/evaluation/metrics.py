@@ -38,15 +38,10 @@ def diversity(text: str) -> float:
 def sequence_kl(trace: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
     """Sum of per-step KL(decoder || base) and sum(logprob_decoder - logprob_base) over kept tokens.
 
-    `trace` is a list of `events.to_dict` records; a `rewind` drops the steps after its length.
-    A non-finite log-prob (stored as None) makes the log ratio None.
+    `trace` is a list of `events.to_dict` records. A non-finite log-prob (stored as None) makes the
+    log ratio None.
     """
-    steps: list[Mapping[str, Any]] = []
-    for event in trace:
-        if event.get("type") == "token":
-            steps.append(event)
-        elif event.get("type") == "rewind":
-            del steps[event["length"]:]
+    steps = [event for event in trace if event.get("type") == "token"]
     kl = sum(float(s.get("kl") or 0.0) for s in steps)
     pairs = [(s.get("logprob_decoder"), s.get("logprob_base")) for s in steps]
     ratio = None if any(d is None or b is None for d, b in pairs) else sum(d - b for d, b in pairs)

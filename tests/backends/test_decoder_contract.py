@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from backends.decoders import DECODERS, GenerationRequest
-from backends.events import Candidate, Finished, Note, Rewind, Rollout, TokenStep, from_dict, to_dict
+from backends.events import Candidate, Finished, Note, Rollout, TokenStep, from_dict, to_dict
 
 MAX_NEW = 10
 
@@ -27,7 +27,7 @@ def test_events_are_typed_and_finished_comes_last(engine, name):
     assert isinstance(events[-1], Finished), events[-1]
     assert events[-1].stop_reason in ("eos", "max_new_tokens"), events[-1].error
     assert sum(isinstance(e, Finished) for e in events) == 1
-    assert all(isinstance(e, TokenStep | Rollout | Note | Rewind | Finished) for e in events)
+    assert all(isinstance(e, TokenStep | Rollout | Note | Finished) for e in events)
     steps = [e for e in events if isinstance(e, TokenStep)]
     assert 1 <= len(steps) <= MAX_NEW
     assert [s.index for s in steps] == list(range(len(steps)))

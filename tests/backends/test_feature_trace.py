@@ -1,5 +1,5 @@
 """Feature traces: one FeatureStep per token, equal to an uncached forward + SAE, zero distance
-where the decoder took the base's greedy token, rewinds, and graceful failure."""
+where the decoder took the base's greedy token, steps in order, and graceful failure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 from backends.decoders import GenerationRequest
 from backends.engine import Engine
-from backends.events import FeatureStep, Note, Rewind, TokenStep
+from backends.events import FeatureStep, Note, TokenStep
 from backends.feature_trace import FeatureTracer
 from backends.sae import SaeConfig, SparseAutoencoder, feature_distance
 
@@ -76,18 +76,13 @@ def test_no_trace_unless_asked_and_available(traced, engine):
     assert not any(isinstance(e, FeatureStep) for e in _run(engine))  # the preset has no SAE
 
 
-def test_rewind_cuts_the_trace_back(traced):
+def test_token_steps_must_come_in_order(traced):
     lm = traced.language_model(traced.preset("fake").policy)
-    sae = traced.sae(traced.preset("fake").sae)
-    prompt = lm.encode("User: hi\nAssistant:")
-    tracer = FeatureTracer(lm, lm, sae, prompt)
-    first = [tracer.step(i, tok) for i, tok in enumerate([5, 9, 7])]
-    tracer.rewind(1)
-    again = tracer.step(1, 9)
-    assert tracer.length == 2
-    assert again.features == first[1].features and again.distance == pytest.approx(first[1].distance, abs=1e-5)
-    redo = tracer.step(1, 9)  # a TokenStep at an earlier index implies the cut
-    assert redo.features == first[1].features and tracer.length == 2
+    tracer = FeatureTracer(lm, lm, traced.sae(traced.preset("fake").sae), lm.encode("User: hi\nAssistant:"))
+    first = [tracer.step(i, tok) for i, tok in enumerate([5, 9])]
+    assert tracer.length == 2 and len(first) == 2
+    with pytest.raises(ValueError, match="token step 1 after 2"):
+        tracer.step(1, 9)
 
 
 def test_a_mismatched_sae_is_reported_and_the_run_goes_on(fake_preset, tmp_path):
@@ -96,4 +91,3 @@ def test_a_mismatched_sae_is_reported_and_the_run_goes_on(fake_preset, tmp_path)
     events = _run(engine)
     assert isinstance(events[0], Note) and "hidden size 32" in events[0].text
     assert events[-1].stop_reason == "max_new_tokens" and not any(isinstance(e, FeatureStep) for e in events)
-    assert not any(isinstance(e, Rewind) for e in events)

@@ -24,7 +24,7 @@ def test_json_stream_of_a_guided_decoder():
                "--json")
     assert out.returncode == 0, out.stderr
     events = [json.loads(line) for line in out.stdout.splitlines()]
-    assert {e["type"] for e in events} <= {"token", "rollout", "note", "rewind", "finished"}
+    assert {e["type"] for e in events} <= {"token", "rollout", "note", "finished"}
     assert events[-1]["type"] == "finished" and events[-1]["stop_reason"] in ("eos", "max_new_tokens")
     assert 1 <= sum(e["type"] == "token" for e in events) <= 12
     assert "keywords" in events[-1]["reward_parts"]

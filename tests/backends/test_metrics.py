@@ -24,12 +24,10 @@ def test_more_distinct_text_is_more_diverse():
     assert metrics.diversity("the cat sat on the mat by the door") > metrics.diversity("the cat the cat the cat the")
 
 
-def test_sequence_kl_sums_steps_and_follows_rewinds():
+def test_sequence_kl_sums_the_token_steps():
     trace = [
         {"type": "token", "kl": 0.5, "logprob_decoder": -1.0, "logprob_base": -2.0},
         {"type": "rollout", "reward": 1.0},
-        {"type": "token", "kl": 0.25, "logprob_decoder": -0.5, "logprob_base": -0.5},
-        {"type": "rewind", "length": 1},
         {"type": "token", "kl": 1.0, "logprob_decoder": 0.0, "logprob_base": -3.0},
         {"type": "finished"},
     ]
