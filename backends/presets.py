@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from backends.registry import UnknownName
 from backends.rewards.base import RewardModelRef
 
 CHAT = "chat"  # prompt_template value: use the tokenizer's own chat template
@@ -85,13 +84,6 @@ PRESETS["embedded-indirect"] = replace(
     PRESETS["embedded"], name="embedded-indirect", baseline="zoo:tiny-dpo-polite",
     description="The embedded zoo with a baseline aligned to politeness (tiny-dpo-polite): Transfer Q*'s "
                 "indirect transfer when the target reward is sentiment.")
-
-
-def get_preset(name: str) -> Preset:
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise UnknownName("preset", name, sorted(PRESETS)) from None
 
 
 def format_prompt(preset: Preset, prompt: str, tokenizer=None) -> str:
