@@ -145,6 +145,45 @@ def evaluate(engine: Engine, name: str, prompts: list[str], seeds: int, max_new:
             "trigrams_in_corpus": trigram_overlap(texts, corpus_replies()), "samples": len(rewards)}
 
 
+def train_runs(args: argparse.Namespace, work: Path, engine: Engine) -> tuple[dict, dict] | int:
+    """Train every --runs entry on the exported rows; its preset joins the engine. An exit code on failure."""
+    train_s, labels = {}, {"embedded": "tiny-sft"}
+    for spec in args.runs.split(";"):
+        loss, _, extra = spec.partition(":")
+        options = [f"--{k.replace('_', '-')}={v}" for k, v in (kv.split("=", 1) for kv in extra.split(",") if kv)]
+        folder = spec.replace(":", "-").replace(",", "-").replace("=", "")
+        code = train_cli.main(["--data", str(work / "prefs.jsonl"), "--loss", loss, "--base", "zoo:tiny-sft",
+                               "--out", str(work / folder), "--steps", str(args.steps), "--lr", str(args.lr),
+                               "--batch-size", str(args.batch_size), *options])
+        if code != 0:
+            return code
+        train_s[spec] = json.loads((work / folder / "metrics.json").read_text())["train_s_this_session"]
+        labels[f"trained-{folder}"] = loss.upper() + (f" ({extra})" if extra else "")
+        engine.presets[f"trained-{folder}"] = dataclasses.replace(
+            PRESETS["embedded"], name=f"trained-{folder}", policy=str(work / folder), base="zoo:tiny-sft")
+    return train_s, labels
+
+
+def print_table(args: argparse.Namespace, votes: dict, rows: int, results: dict, train_s: dict, labels: dict) -> None:
+    """The markdown table of the README: one row per policy."""
+    base = results["embedded"]["sentiment"]
+    print(f"{votes['votes']} synthetic votes ({rows} decisive TRL rows; the annotator agrees with the reward "
+          f"model on {votes['agree_with_rm']:.0%}), {args.steps} steps each (lr {args.lr}, default beta unless "
+          f"given); {results['embedded']['samples']} samples per model ({args.eval_prompts} review prompts x "
+          f"{args.seeds} seeds, {args.max_new_tokens} tokens)\n")
+    print("| policy | mean sentiment (95% CI) | gain over tiny-sft | KL to tiny-sft | feature distance "
+          "| trigrams in corpus | train s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, label in labels.items():
+        r = results[name]
+        lo, hi = r["ci"]
+        spec = next((s for s in train_s if f"trained-{s.replace(':', '-').replace(',', '-').replace('=', '')}"
+                     == name), None)
+        seconds = "" if spec is None else f"{train_s[spec]:.0f}"
+        print(f"| {label} | {r['sentiment']:.3f} ({lo:.3f}-{hi:.3f}) | {r['sentiment'] - base:+.3f} | {r['kl']:.2f} "
+              f"| {r['feature_distance']:.4f} | {r['trigrams_in_corpus']:.1%} | {seconds} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--prompts", type=int, default=320, help="training prompts (one vote each)")
@@ -171,41 +210,17 @@ def main(argv: list[str] | None = None) -> int:
         else:
             votes = {"votes": store.counts()["votes"], "agree_with_rm": float("nan"), "vote_s": 0.0}
         rows = export(store, "dpo", work / "prefs.jsonl")
-    results, train_s, labels = {}, {}, {"embedded": "tiny-sft"}
-    for spec in args.runs.split(";"):
-        loss, _, extra = spec.partition(":")
-        options = [f"--{k.replace('_', '-')}={v}" for k, v in (kv.split("=", 1) for kv in extra.split(",") if kv)]
-        folder = spec.replace(":", "-").replace(",", "-").replace("=", "")
-        code = train_cli.main(["--data", str(work / "prefs.jsonl"), "--loss", loss, "--base", "zoo:tiny-sft",
-                               "--out", str(work / folder), "--steps", str(args.steps), "--lr", str(args.lr),
-                               "--batch-size", str(args.batch_size), *options])
-        if code != 0:
-            return code
-        train_s[spec] = json.loads((work / folder / "metrics.json").read_text())["train_s_this_session"]
-        labels[f"trained-{folder}"] = loss.upper() + (f" ({extra})" if extra else "")
-        engine.presets[f"trained-{folder}"] = dataclasses.replace(
-            PRESETS["embedded"], name=f"trained-{folder}", policy=str(work / folder), base="zoo:tiny-sft")
+    results: dict[str, dict] = {}
+    trained = train_runs(args, work, engine)
+    if isinstance(trained, int):
+        return trained
+    train_s, labels = trained
     eval_prompts = [json.loads(line)["prompt"] for line in (ROOT / "assets/prompts/reviews.jsonl").open()]
     eval_prompts = eval_prompts[: args.eval_prompts]
     for name in labels:
         results[name] = evaluate(engine, name, eval_prompts, args.seeds, args.max_new_tokens)
         print(f"evaluated {name}", file=sys.stderr)
-    base = results["embedded"]["sentiment"]
-    print(f"{votes['votes']} synthetic votes ({rows} decisive TRL rows; the annotator agrees with the reward "
-          f"model on {votes['agree_with_rm']:.0%}), {args.steps} steps each (lr {args.lr}, default beta unless "
-          f"given); {results['embedded']['samples']} samples per model ({args.eval_prompts} review prompts x "
-          f"{args.seeds} seeds, {args.max_new_tokens} tokens)\n")
-    print("| policy | mean sentiment (95% CI) | gain over tiny-sft | KL to tiny-sft | feature distance "
-          "| trigrams in corpus | train s |")
-    print("|---|---|---|---|---|---|---|")
-    for name, label in labels.items():
-        r = results[name]
-        lo, hi = r["ci"]
-        spec = next((s for s in train_s if f"trained-{s.replace(':', '-').replace(',', '-').replace('=', '')}"
-                     == name), None)
-        seconds = "" if spec is None else f"{train_s[spec]:.0f}"
-        print(f"| {label} | {r['sentiment']:.3f} ({lo:.3f}-{hi:.3f}) | {r['sentiment'] - base:+.3f} | {r['kl']:.2f} "
-              f"| {r['feature_distance']:.4f} | {r['trigrams_in_corpus']:.1%} | {seconds} |")
+    print_table(args, votes, rows, results, train_s, labels)
     if args.json:
         Path(args.json).write_text(json.dumps({"votes": votes, "rows": rows, "results": results,
                                                "train_s": train_s, "args": vars(args)}, indent=1))

@@ -17,7 +17,7 @@ from typing import Protocol
 from backends.engine import MAX_NEW_TOKENS
 from backends.loading import ModelNotFound, resolve
 from backends.presets import Preset
-from backends.rewards.embedding import DEFAULT_EMBEDDER, packaged_minilm
+from backends.rewards import DEFAULT_EMBEDDER, packaged_minilm
 from playground.requests import rewards_for
 
 PROMPT_ROOM = 24  # tokens kept for the prompt and its template when bounding the length slider

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["backends.api", "backends.registry"]
+MODULES = ["backends.api", "backends.registry", "playground.escape"]
 
 
 @pytest.mark.parametrize("name", MODULES)
