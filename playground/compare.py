@@ -39,6 +39,7 @@ from playground.render import panel_label
 from playground.requests import all_rewards, build_requests, rewards_for, wants_features
 from playground.runner import PanelView, Runs, session_stream
 from playground.settings import Settings
+from playground.traces import NOTES as TRACE_NOTES
 from playground.traces import reward_kl_figure, trace_figure
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ def _layout_analysis() -> dict:
         with gr.Column(scale=3):
             live_traces = gr.HTML(LIVE_ROOT, elem_id="live-traces", js_on_load=None)
             traces = gr.Plot(label="Per-token traces", elem_id="traces")
+            gr.Markdown(TRACE_NOTES, elem_classes="live-tip")
         with gr.Column(scale=2):
             reward_kl = gr.Plot(label="Reward vs KL", elem_id="reward-kl")
             gr.Markdown("**Token inspector**: click a token in a panel, or pick a panel and a step.")

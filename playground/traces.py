@@ -19,13 +19,16 @@ from playground.metrics import reward_vs_kl
 from playground.runner import PanelView
 
 PANEL_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
-TRACES = (
-    ("reward", "reward of the prefix: an outcome reward applied to a prefix is not a value function"),
-    ("value", "value: the decoder's selection estimate (rollout return, lookahead score)"),
+TRACES = (  # short titles: they must fit a phone's plot width
+    ("reward", "reward of the prefix (not a value function)"),
+    ("value", "value: the decoder's selection estimate"),
     ("kl", "KL(decoder ‖ base) at the step"),
     ("entropy", "entropy of the base distribution"),
 )
-FEATURE_TRACE = ("distance", "SAE feature distance to the base's greedy token (FPO; 0 = the base's token)")
+FEATURE_TRACE = ("distance", "SAE feature distance to the base")
+NOTES = ("*reward*: an outcome reward applied to each prefix, not a value function · *value*: the decoder's "
+         "rollout return or lookahead score · *feature distance*: to the base's greedy token (FPO; 0 = the "
+         "base's token)")
 ROW_HEIGHT = 155  # px per subplot
 
 
