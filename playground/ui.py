@@ -125,13 +125,13 @@ def open_store(url: str | None, settings: Settings | None = None) -> tuple[Store
         store = Store.open(url)
     except Exception as e:  # a bad URL, an unreachable server, a failed migration: all reported the same way
         log.error("no database, voting is off: %s", e)
-        return None, shown(f"The database could not be opened, so no vote can be stored: {markdown_text(str(e))}")
+        return None, f"The database could not be opened, so no vote can be stored: {markdown_text(shown(str(e)))}"
     try:
         where = store.self_check()
     except StoreError as e:
         log.error("the database cannot store votes, voting is off: %s", e)
         store.close()
-        return None, shown(f"The database cannot store votes, so voting is off: {markdown_text(str(e))}")
+        return None, f"The database cannot store votes, so voting is off: {markdown_text(shown(str(e)))}"
     log.info("%s", where)
     return store, ""
 
