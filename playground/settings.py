@@ -15,10 +15,8 @@ Serving
     GRADIO_SERVER_NAME, GRADIO_SERVER_PORT (or PORT)   where to listen (a Space: 0.0.0.0)
 Votes and the Arena
     DATABASE_URL             storage URL (default: a SQLite file under storage/)
-    PLAYGROUND_ARENA_POOL    JSON file of the arena's decoder configurations (default: assets/arena/pool.json)
-    PLAYGROUND_ARENA_READY   battles the Arena keeps generated ahead, per prompt set, in the background when
-                             the accelerator is idle (default 0: off; stored battles from
-                             `python -m storage.import_eval` are served either way)
+    PLAYGROUND_ARENA_POOL    JSON file of the arena's decoder configurations (default: assets/arena/pool.json);
+                             stored battles (`python -m storage.import_eval`) are served before any is generated
     PLAYGROUND_MIN_VOTES     votes a configuration needs before the leaderboard ranks it among the
                              established ones (default 10); with fewer it is marked provisional and
                              ranked after them. 0 ranks every configuration on its score alone
@@ -68,7 +66,6 @@ class Settings:
     torch_threads: str = "auto"
     database_url: str | None = None
     arena_pool: str | None = None
-    arena_ready: int = 0
     concurrency: int = 1
     queue_size: int = 64
     gpu_seconds: int = 120
@@ -95,7 +92,6 @@ class Settings:
             torch_threads=_threads(env.get("PLAYGROUND_TORCH_THREADS")),
             database_url=env.get("DATABASE_URL"),
             arena_pool=env.get("PLAYGROUND_ARENA_POOL") or None,
-            arena_ready=_count(env, "PLAYGROUND_ARENA_READY", cls.arena_ready),
             concurrency=max(1, _count(env, "PLAYGROUND_CONCURRENCY", cls.concurrency)),
             queue_size=max(1, _count(env, "PLAYGROUND_QUEUE_SIZE", cls.queue_size)),
             gpu_seconds=max(1, _count(env, "PLAYGROUND_GPU_SECONDS", cls.gpu_seconds)),

@@ -66,10 +66,10 @@ def test_public_mode_is_on_on_a_space_and_every_setting_is_read_and_checked():
     assert hide_model_fields(space) and not hide_model_fields(local)
     env = {"PLAYGROUND_MODEL_ALLOWLIST": "zoo:a, zoo:b", "PLAYGROUND_OPERATOR_TOKEN": TOKEN,
            "PLAYGROUND_VOTES_PER_MINUTE": "5", "PLAYGROUND_CLIENT_VOTES_PER_MINUTE": "0",
-           "PLAYGROUND_TORCH_THREADS": "4", "PLAYGROUND_ARENA_READY": "3"}
+           "PLAYGROUND_TORCH_THREADS": "4"}
     s = Settings.from_env(env)
-    assert (s.allowlist, s.exports, s.votes_per_minute, s.client_votes_per_minute, s.torch_threads, s.arena_ready) \
-        == (("zoo:a", "zoo:b"), True, 5, 0, "4", 3)
+    assert (s.allowlist, s.exports, s.votes_per_minute, s.client_votes_per_minute, s.torch_threads) \
+        == (("zoo:a", "zoo:b"), True, 5, 0, "4")
     assert TOKEN not in repr(s) and not local.exports
     for name, bad in (("PLAYGROUND_QUEUE_SIZE", "many"), ("PLAYGROUND_VOTES_PER_MINUTE", "-1"),
                       ("PLAYGROUND_TORCH_THREADS", "0"), ("PLAYGROUND_HF_LOGIN", "maybe")):
