@@ -104,21 +104,26 @@ class Arena:
         if not prompt_set:
             return None
         with self.lock:  # look past the battles other sessions hold, or busy hours would fall back to generating
-            held = len(self.claims)
-        needs = self.store.battles_needing_votes(SERVE_SCAN + held, blind=True)
-        for i in weighted_order([n.weight for n in needs], self.rng):
-            bid = needs[i].battle_id
-            if not self.claim(bid):
-                continue
-            try:
-                view = self.store.battle(bid)
-            except StoreError:
+            limit = SERVE_SCAN + len(self.claims)
+        seen: set[int] = set()
+        while True:
+            needs = self.store.battles_needing_votes(limit, blind=True)
+            for i in weighted_order([n.weight for n in needs], self.rng):
+                bid = needs[i].battle_id
+                if bid in seen or not self.claim(bid):
+                    continue
+                seen.add(bid)
+                try:
+                    view = self.store.battle(bid)
+                except StoreError:
+                    self.release(bid)
+                    raise
+                if view.prompt_set == prompt_set and view.status == "open":
+                    return _shown(view)
                 self.release(bid)
-                raise
-            if view.prompt_set == prompt_set and view.status == "open":
-                return _shown(view)
-            self.release(bid)
-        return None
+            if len(needs) < limit:
+                return None  # every open battle was looked at
+            limit *= 2  # other sessions claimed those meanwhile: look further
 
     def release(self, battle_id: int) -> None:
         with self.lock:

@@ -162,3 +162,33 @@ def test_next_battle_serves_a_stored_battle_waiting_for_votes(store, demo):
     voted = _by_id(_vote_fn(demo, "right").fn(battle, ANN, None, "reviews"))
     assert "B was rad k=10." in voted["arena-status"] and "1 of" in voted["arena-progress"]
     assert store.battle(bid).vote.outcome == "b"
+
+
+def test_serving_looks_past_battles_other_sessions_claimed_meanwhile(store):
+    """50 sessions asking at once all read the same oldest open battles: the ones that lose the race for
+    those must look further instead of falling back to generating (which would wait for the accelerator)."""
+    from playground.battles import SERVE_SCAN, Arena
+    from playground.pool import load_pool
+
+    ids = []
+    for i in range(SERVE_SCAN + 5):
+        a = store.save_generation({**_record(f"p{i}", "args", "x"), "prompt_set": "reviews"})
+        b = store.save_generation({**_record(f"p{i}", "rad", "y"), "prompt_set": "reviews"})
+        ids.append(store.create_battle(a, b, blind=True))
+    arena = Arena(PresetEngine(scripts()), store, load_pool(None), "fake")
+    read = store.battles_needing_votes
+
+    def racing(limit, **kw):  # other sessions claim every battle this one has just read
+        found = read(limit, **kw)
+        for need in found:
+            arena.claim(need.battle_id)
+        store.battles_needing_votes = read  # only once
+        return found
+
+    store.battles_needing_votes = racing
+    served = arena.serve("reviews")
+    assert served is not None and served.battle_id in ids[SERVE_SCAN:]
+    assert arena.serve("reviews") is not None  # the rest
+    for _ in range(3):
+        arena.serve("reviews")
+    assert arena.serve("reviews") is None  # every open battle is held: now (and only now) nothing to serve
