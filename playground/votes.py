@@ -135,10 +135,10 @@ def judged_prompts(store: Store, annotator: str, prompt_set: str) -> set[str]:
 def progress_line(store: Store, annotator: str | None, prompt_set: str | None, set_size: int) -> str:
     """One plain-text line: the annotator's votes and how many prompts of the set they have judged."""
     if not annotator or not annotator.strip():
-        return "No annotator id yet: type one in the box at the top, or reload the page."
+        return "No annotator id yet: reload the page to get one."
     try:
         progress = store.annotator_progress(annotator)
-        line = f"{annotator.strip()}: you have cast {progress.votes} vote{'s' * (progress.votes != 1)}"
+        line = f"You have cast {progress.votes} vote{'s' * (progress.votes != 1)}"
         if prompt_set:
             done = len(judged_prompts(store, annotator.strip(), prompt_set))
             line += f"; prompt set {prompt_set}: {min(done, set_size)} of {set_size} prompts judged"

@@ -63,7 +63,7 @@ def test_a_battle_is_planned_streamed_stored_blind_and_voted(arena_engine, store
     assert not second.ok and second.locked and again.voted  # refused by the store: one vote per battle
     assert "already has a vote" in second.message and "one vote per battle" in second.message
     assert store.counts()["votes"] == 1
-    assert "ann: you have cast 1 vote; prompt set reviews: 1 of" in progress_line(store, "ann", "reviews", 20)
+    assert "You have cast 1 vote; prompt set reviews: 1 of" in progress_line(store, "ann", "reviews", 20)
 
 
 def test_the_next_battle_prefers_unjudged_prompts_and_unvoted_pairs(arena_engine, store):
