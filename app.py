@@ -20,12 +20,12 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from backends.allowlist import allowed_models
 from backends.devices import set_cpu_threads
 from backends.engine import Engine
+from backends.presets import PRESETS
 from backends.rewards.embedding import DEFAULT_EMBEDDER, packaged_minilm
 from playground.loading import load_presets, warm_at_startup
-from playground.settings import Settings
+from playground.settings import Settings, public_models
 from playground.ui import build_ui, launch_kwargs, open_store
 
 log = logging.getLogger("app")
@@ -35,22 +35,16 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     presets = load_presets(settings.preset_files)
-    engine = Engine(device=settings.device, presets=presets, allowed_models=public_models(settings, presets))
+    shipped_embedder = [DEFAULT_EMBEDDER] if packaged_minilm() else []  # a PyPI package, not a download
+    allowed = public_models(settings, presets, PRESETS, shipped_embedder)
+    engine = Engine(device=settings.device, presets=presets, allowed_models=allowed)
+    if allowed is not None:
+        log.info("public mode: models limited to %s", ", ".join(sorted(allowed)))
     set_cpu_threads(settings.torch_threads, engine.device)
     warm_at_startup(engine, settings.preset)
     store, store_note = open_store(settings.database_url, settings)
     demo = build_ui(engine, settings, store=store, store_note=store_note)
     demo.launch(**launch_kwargs(settings))
-
-
-def public_models(settings: Settings, presets: dict) -> frozenset[str] | None:
-    """Public mode: the presets' models, the operator's allowlist and the packaged default embedder; else None."""
-    if not settings.public:
-        return None
-    extra = {"PLAYGROUND_MODEL_ALLOWLIST": ",".join(settings.allowlist)}
-    allowed = allowed_models(presets.values(), extra)
-    log.info("public mode: models limited to %d ids", len(allowed))
-    return allowed | {DEFAULT_EMBEDDER} if packaged_minilm() else allowed
 
 
 if __name__ == "__main__":

@@ -44,10 +44,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from backends.allowlist import ALLOWLIST_ENV, public_mode
+from backends.allowlist import ALLOWLIST_ENV, allowed_models, public_mode
 from storage.access import TOKEN_ENV, annotator_key, operator_token
 
 # An absolute server path or a database URL in a message (public mode shows neither).
@@ -128,6 +129,23 @@ def hide_model_fields(settings: Settings) -> bool:
     dpo_implicit.aligned/.reference, preference.model, a classifier's model): in public mode. The
     Engine refuses ids outside the allowlist either way (`Engine(allowed_models=...)`)."""
     return settings.public
+
+
+def public_models(settings: Settings, presets: Mapping[str, Any], builtin: Collection[str] = (),
+                  extra: Collection[str] = ()) -> frozenset[str] | None:
+    """The model ids a visitor may use in public mode (None: private, any id), for `Engine(allowed_models=...)`.
+
+    The start-up preset's models (loaded before the first visitor), presets whose models all ship in
+    the zoo (`zoo:`, never downloaded), presets from PLAYGROUND_PRESET_FILES (names not in `builtin`),
+    the operator's allowlist and `extra`. Another built-in hub preset stays selectable but its models
+    are refused until the operator allows them, so no visitor starts a download.
+    """
+    if not settings.public:
+        return None
+    def shipped(preset: Any) -> bool:
+        return all(i.startswith("zoo:") for i in allowed_models([preset], {}))
+    offered = [p for name, p in presets.items() if name == settings.preset or name not in builtin or shipped(p)]
+    return allowed_models(offered, {ALLOWLIST_ENV: ",".join(settings.allowlist)}) | frozenset(extra)
 
 
 def _list(raw: str) -> tuple[str, ...]:

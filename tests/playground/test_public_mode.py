@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from playground.battles import ArenaBattle
 from playground.escape import markdown_text
-from playground.settings import Settings, hide_model_fields
+from playground.settings import Settings, hide_model_fields, public_models
 from playground.ui import build_ui, open_store
 from storage import Retry, Store
 from storage.access import Forbidden, issue_annotator
@@ -149,3 +149,17 @@ def test_a_signed_in_header_has_the_login_button_and_a_read_only_id_box(store, m
     assert isinstance(blocks["hf-login"], gr.LoginButton) and blocks["annotator"].interactive is False
     plain = build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=store)
     assert "hf-login" not in {b.elem_id for b in plain.blocks.values()}
+
+
+def test_public_models_are_the_start_up_presets_the_zoo_the_operators_and_the_allowlist():
+    from backends.presets import PRESETS, Preset
+
+    assert public_models(Settings(), PRESETS, PRESETS) is None  # private: any id
+    mine = Preset(name="mine", description="from a preset file", policy="runs/dpo/model")
+    presets = {**PRESETS, "mine": mine}
+    allowed = public_models(Settings(public=True, allowlist=("org/extra",)), presets, PRESETS, ["emb"])
+    assert {"zoo:tiny-sft", "runs/dpo/model", "org/extra", "emb"} <= allowed
+    hub = {i for name, p in PRESETS.items() for i in (p.policy, p.base) if i and not i.startswith("zoo:")}
+    assert hub and not hub & allowed  # a built-in hub preset's models are not downloaded for a visitor
+    chosen = next(name for name, p in PRESETS.items() if not p.policy.startswith("zoo:"))
+    assert PRESETS[chosen].policy in public_models(Settings(public=True, preset=chosen), PRESETS, PRESETS)
