@@ -34,7 +34,7 @@
       if (!r) return null;
       if (r.dataset.run !== st.run) {
         r.innerHTML = `<div class="live-head"></div><div class="tokens" data-panel="${i}"></div>` +
-                      '<div class="live-status"></div>';
+                      `<div class="live-status" id="status-${i}"></div>`;
         r.dataset.run = st.run;
       }
       return r;

@@ -10,7 +10,8 @@ by their input events' own timestamps (so a blocked main thread cannot hide its 
     python bench/browser.py --runs 1 --busy      # while a bounded process keeps one core busy
     python bench/browser.py --out /tmp/shots     # screenshots at 1280x800 and 390x844 go there
 
-Keys of the final line (median over the runs; the table also shows each run):
+Keys of the final line (median over the runs; the table also shows each run; NaN: a sample that
+measured nothing, e.g. a Stop click that landed after the run had ended):
   blocked_share_4p  share of a 4-panel run (sampling, args, tqstar, deal; 64 tokens) in long tasks, from
                     the Run click until the run's figure is drawn (run_s_4p)
   max_gap_s_4p      longest time a panel that is still producing tokens shows no change
@@ -223,7 +224,8 @@ def measure_heavy(page, runs: int) -> dict[str, list[float]]:
 
 
 def measure_stop(page, runs: int) -> dict[str, list[float]]:
-    configure(page, HEAVY)
+    """A sample whose Stop click landed after every panel had finished measures nothing: it is NaN."""
+    configure(page, HEAVY, max_new=100)
     values = []
     for _ in range(runs):
         page.evaluate("window.__bench.watch(4)")
@@ -232,7 +234,8 @@ def measure_stop(page, runs: int) -> dict[str, list[float]]:
         page.click("#stop")
         page.wait_for_function(ALL_FINAL, timeout=TIMEOUT_MS)
         data = page.evaluate("window.__bench.result()")
-        values.append((max(p["final"] for p in data["panels"]) - data["clicks"]["stop"]) / 1e3)
+        stop_s = (max(p["final"] for p in data["panels"]) - data["clicks"]["stop"]) / 1e3
+        values.append(stop_s if stop_s >= 0 else float("nan"))
         page.wait_for_timeout(500)
     return {"stop_s": values}
 
@@ -330,12 +333,18 @@ def arena_measure() -> Callable | None:
     return getattr(module, "measure_arena", None)
 
 
+def median(values: list[float]) -> float:
+    """Of the samples that measured something (NaN: none did)."""
+    real = [v for v in values if v == v]
+    return statistics.median(real) if real else float("nan")
+
+
 def report(results: dict[str, list[float]]) -> None:
     print(f"{'measure':<20} {'median':>8}  runs")
     for key, values in results.items():
         shown = ", ".join(f"{v:.3f}" for v in values)
-        print(f"{key:<20} {statistics.median(values):>8.3f}  {shown}")
-    print(" ".join(f"{k}={statistics.median(v):.3f}" for k, v in results.items()))
+        print(f"{key:<20} {median(values):>8.3f}  {shown}")
+    print(" ".join(f"{k}={median(v):.3f}" for k, v in results.items()))
 
 
 def main(argv: list[str] | None = None) -> None:
