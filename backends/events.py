@@ -102,15 +102,6 @@ class Note:
 
 
 @dataclass(frozen=True)
-class Rewind:
-    """Not an event: no decoder backtracks, and none emits it (issue 16). Kept only while
-    playground/runner.py still imports it; delete it with that handler (not in `Event`)."""
-
-    length: int
-    type: Literal["rewind"] = "rewind"
-
-
-@dataclass(frozen=True)
 class FeatureStep:
     """Sparse-autoencoder features behind token `index` (sent right after its TokenStep).
 

@@ -45,7 +45,6 @@ class _Sent:
     """What the browser has of one panel."""
 
     tokens: int = 0
-    last: object = None  # the last TokenStep sent: a rewind replaces it
     pieces: dict[str, str] = field(default_factory=dict)
 
 
@@ -80,7 +79,7 @@ class LiveRun:
     def _panel(i: int, view: PanelView, sent: _Sent, lo: float, hi: float, diverges_at: int | None,
                message: str, final: bool) -> dict[str, Any]:
         tokens = view.tokens
-        reset = final or len(tokens) < sent.tokens or (sent.tokens > 0 and tokens[sent.tokens - 1] is not sent.last)
+        reset = final  # tokens only grow during a run; the final payload sends each panel whole
         start = 0 if reset else sent.tokens
         new = tokens[start:]
         out: dict[str, Any] = {"i": i, "reset": reset, "from": start,
@@ -92,6 +91,6 @@ class LiveRun:
         for key, value in pieces.items():
             if final or sent.pieces.get(key) != value:
                 out[key] = sent.pieces[key] = value
-        sent.tokens, sent.last = len(tokens), tokens[-1] if tokens else None
+        sent.tokens = len(tokens)
         return out
 

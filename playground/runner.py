@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from backends.decoders import GenerationRequest
-from backends.events import Event, FeatureStep, Finished, Note, Rewind, Rollout, TokenStep
+from backends.events import Event, FeatureStep, Finished, Note, Rollout, TokenStep
 from playground.loading import warm_with_status
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,6 @@ class PanelView:
             self.rollouts.append(event)
         elif isinstance(event, Note):
             self.notes.append(event.text)
-        elif isinstance(event, Rewind):
-            del self.tokens[event.length:]
-            self.features = {i: f for i, f in self.features.items() if i < event.length}
         elif isinstance(event, Finished):
             self.finished = event
 

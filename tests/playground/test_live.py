@@ -1,11 +1,11 @@
-"""Light streaming: each payload carries only what changed; a rewind resets; the end sends all."""
+"""Light streaming: each payload carries only what changed; the end sends all."""
 
 from __future__ import annotations
 
 import json
 
 from backends.decoders import GenerationRequest
-from backends.events import Note, Rewind
+from backends.events import Note
 from playground.live import LiveRun
 from playground.render import summary_html
 from playground.runner import PanelView
@@ -35,18 +35,6 @@ def test_each_payload_holds_only_the_new_tokens_and_the_pieces_that_changed():
     assert third["from"] == 3 and third["tokens"].count('class="tok"') == 1 and third["trace"]["x"] == [3]
     assert third["trace"]["reward"] == [0.5] and 'data-r="0.5"' in third["tokens"]
     assert len({live.run for _ in range(2)}) == 1 and second["run"] == first["run"] and second["seq"] == 1
-
-
-def test_a_rewind_resends_the_panel_from_the_start():
-    live, views = LiveRun(), _views(1)
-    for i in range(3):
-        views[0].apply(step(i, 10 + i))
-    _payload(live, views)
-    views[0].apply(Rewind(1))
-    views[0].apply(step(1, 99))
-    panel = _payload(live, views)["panels"][0]
-    assert panel["reset"] and panel["from"] == 0 and panel["trace"]["x"] == [0, 1]
-    assert panel["tokens"].count('class="tok"') == 2 and "t99" in panel["tokens"]
 
 
 def test_the_final_payload_sends_every_panel_whole():

@@ -6,7 +6,6 @@ import threading
 import time
 
 from backends.decoders import GenerationRequest
-from backends.events import Rewind
 from playground.runner import FairShare, Halted, PanelView, Runs, run_panels, session_stream
 from tests.playground.fakes import FakeEngine, events_for, features, finished, scripts, step
 
@@ -117,24 +116,11 @@ def test_a_failing_panel_does_not_stop_the_others():
     assert views[1].finished.stop_reason == "max_new_tokens" and len(views[1].tokens) == 6
 
 
-def test_rewind_cuts_the_view_back():
+def test_feature_steps_are_kept_by_token():
     view = PanelView(_requests("sampling")[0])
-    for e in (step(0, 1), step(1, 2), step(2, 3), Rewind(1), step(1, 7)):
-        view.apply(e)
-    assert [t.token_id for t in view.tokens] == [1, 7]
-
-
-def test_feature_steps_are_kept_by_token_and_a_rewind_drops_those_past_the_cut():
-    view = PanelView(_requests("sampling")[0])
-    for e in (step(0, 1), features(0, 0.0, base_token=1), step(1, 2), features(1, 0.4), step(2, 3),
-              features(2, 0.9)):
-        view.apply(e)
-    assert [f.distance for f in view.feature_steps()] == [0.0, 0.4, 0.9]
-    view.apply(Rewind(1))
-    assert sorted(view.features) == [0] and [t.token_id for t in view.tokens] == [1]
-    for e in (step(1, 7), features(1, 0.2), step(2, 8)):  # token 2's trace has not arrived yet
-        view.apply(e)
-    assert [(f.index, f.distance) for f in view.feature_steps()] == [(0, 0.0), (1, 0.2)]
+    for e in (step(0, 1), features(0, 0.0, base_token=1), step(1, 2), features(1, 0.4), step(2, 3)):
+        view.apply(e)  # token 2's trace has not arrived yet
+    assert [(f.index, f.distance) for f in view.feature_steps()] == [(0, 0.0), (1, 0.4)]
 
 
 def test_run_panels_folds_feature_steps_and_throttles_on_tokens_only():

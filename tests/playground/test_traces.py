@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from backends.events import Rewind
 from playground.runner import PanelView
 from playground.traces import FEATURE_TRACE, TRACES, reward_kl_figure, trace_figure
 from tests.playground.fakes import events_for, features, step, view
@@ -49,15 +48,6 @@ def test_trace_figure_adds_the_feature_distance_row_when_a_panel_has_features():
     overlap, base = rows[0].customdata[1]
     assert overlap == 0.25 and "<img" not in base and "&lt;img" in base
     assert fig.layout.height > trace_figure([_rewarded([4, 5])], ["2: args"]).layout.height
-
-
-def test_the_feature_distance_trace_follows_a_rewind():
-    traced = _traced([0.0, 0.5, 0.25])
-    traced.apply(Rewind(1))
-    traced.apply(step(1, 7))
-    traced.apply(features(1, 0.75))
-    (row,) = [t for t in trace_figure([traced], ["1: fpo"]).data if t.yaxis == "y5"]
-    assert list(row.x) == [0, 1] and list(row.y) == [0.0, 0.75]
 
 
 def test_no_feature_row_without_feature_traces():
