@@ -179,6 +179,7 @@ class Scores:
     states: LMState | None = None  # (k rows) the policy after each candidate, reused for the chosen one
     rollout_states: LMState | None = None  # (k rows) a separate rollout model after each candidate (TQ*)
     rollouts: list[Rollout] = field(default_factory=list)  # emitted before the step, `kept` for the chosen
+    note: str | None = None  # what the step did other than asked (said once per run)
 
 
 @dataclass
@@ -227,7 +228,7 @@ class TokenwiseDecoder(Decoder):
             yield Note(f"text bridge for {', '.join(run.scorer.bridged)}: its tokenizer differs from the policy's "
                        "(or it reads no prompt), so each candidate (and rollout) is decoded and re-encoded in full; "
                        "reward tokens are counted")
-        stop = "max_new_tokens"
+        stop, said = "max_new_tokens", set()
         for index in range(ctx.max_new_tokens):
             if ctx.cancel.is_set():
                 stop = "cancelled"
@@ -236,6 +237,9 @@ class TokenwiseDecoder(Decoder):
             logp = run.policy.logits()[0].log_softmax(-1)  # (V,)
             base_logp = logp if run.base is None else run.base.logits()[0].log_softmax(-1)  # (V,)
             verdict = self.scores(ctx, run, logp)
+            if verdict.note and verdict.note not in said:
+                said.add(verdict.note)
+                yield Note(verdict.note)
             token = int(draw(verdict.scores[None], ctx.rng, self.greedy())[0])
             step = self._step(ctx, run, index, token, base_logp, verdict)
             self._advance(ctx, run, token, verdict)

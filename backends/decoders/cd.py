@@ -26,7 +26,7 @@ from backends.decoders.base import (
     scatter_scores,
     top_candidates,
 )
-from backends.decoders.rollouts import Lookahead, look_ahead, rollout_events, sample_batch
+from backends.decoders.rollouts import Lookahead, fit_rollout, look_ahead, rollout_events, sample_batch
 from backends.decoders.sequence import Replay, score_texts
 from backends.events import Event, Rollout
 from backends.lm import LMState
@@ -65,7 +65,8 @@ class ValueGuided(TokenwiseDecoder):
         c = self.config
         top = top_candidates(ctx, logp, c.k, f"{self.name}.k")  # (k,)
         roller = self.rollout_state(run)
-        look = look_ahead(ctx, roller, run.scorer, top, c.rollouts, self.rollout_len(),
+        length, note = fit_rollout(ctx, roller, self.rollout_len())
+        look = look_ahead(ctx, roller, run.scorer, top, c.rollouts, length,
                           SamplingParams(temperature=c.rollout_temperature))
         q = self.q_values(ctx, run, top, look)  # (k,)
         score = logp[top] + c.lam * q
@@ -73,7 +74,7 @@ class ValueGuided(TokenwiseDecoder):
             score = score / c.temperature
         return Scores(scatter_scores(logp, top, score), top, reward=look.cand_total, parts=look.cand_parts or {},
                       value=q, states=look.states if roller is run.policy else None, rollout_states=look.states,
-                      rollouts=rollout_events(len(run.ids), top, look))
+                      rollouts=rollout_events(len(run.ids), top, look), note=note)
 
 
 @DECODERS.register("cd")

@@ -24,7 +24,7 @@ from backends.decoders.base import (
     scatter_scores,
     top_candidates,
 )
-from backends.decoders.rollouts import look_ahead, rollout_events
+from backends.decoders.rollouts import fit_rollout, look_ahead, rollout_events
 from backends.presets import format_prompt
 from backends.sampling import SamplingParams
 
@@ -74,11 +74,12 @@ class Deal(TokenwiseDecoder):
     def scores(self, ctx: DecodeContext, run: DealRun, logp: torch.Tensor) -> Scores:
         c = self.config
         top = top_candidates(ctx, logp, c.k, "deal.k")  # (k,)
-        look = look_ahead(ctx, run.policy, run.scorer, top, 1, c.lookahead, GREEDY)
+        length, note = fit_rollout(ctx, run.policy, c.lookahead)
+        look = look_ahead(ctx, run.policy, run.scorer, top, 1, length, GREEDY)
         h = look.total[:, 0]  # (k,)
         score = run.logp_prefix + logp[top] + c.lam * h
         return Scores(scatter_scores(logp, top, score), top, reward=look.cand_total, parts=look.cand_parts or {},
-                      value=h, states=look.states, rollouts=rollout_events(len(run.ids), top, look))
+                      value=h, states=look.states, rollouts=rollout_events(len(run.ids), top, look), note=note)
 
     def commit(self, ctx: DecodeContext, run: DealRun, token: int, verdict: Scores) -> None:
         """log P(y<=t | x) of the chosen prefix: its score less the heuristic term."""

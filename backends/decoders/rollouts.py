@@ -66,6 +66,20 @@ class Lookahead:
     cand_parts: dict[str, torch.Tensor] | None = None
 
 
+def fit_rollout(ctx, state: LMState, length: int) -> tuple[int, str | None]:
+    """Rollout length that fits the context after the candidate: (length, None), or the shorter
+    length and a note saying so (a rollout past the model's positions would fail; near the end of
+    the context the value estimate sees fewer tokens than asked)."""
+    limits = [m for m in (getattr(state.stack, "max_length", None), ctx.lm.max_length) if m]
+    if not limits:
+        return length, None
+    room = max(min(limits) - state.length - 1, 0)  # positions left after the candidate
+    if room >= length:
+        return length, None
+    return room, (f"rollouts cut to fit the context: {min(limits)} positions leave no room for {length}-token "
+                  f"rollouts near the end, so the last steps look ahead fewer tokens (down to 0)")
+
+
 def roll_out(ctx, state: LMState, cands: torch.Tensor, n: int, length: int, params: SamplingParams
              ) -> tuple[LMState, list[list[Sample]]]:
     """Feed each candidate (k tokens), then continue it n times for up to `length` more tokens.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backends.decoders import GenerationRequest
-from backends.events import Rollout, TokenStep
+from backends.events import Note, Rollout, TokenStep
 
 
 def _req(decoder: str, config: dict, **kw) -> GenerationRequest:
@@ -104,3 +104,19 @@ def test_deal_instruction_changes_what_the_policy_sees(engine):
     assert told.cost.lm_tokens > plain.cost.lm_tokens  # the longer prompt was prefilled
     too_long = engine.generate(_req("deal", {"instruction": "word " * 200}))
     assert too_long.stop_reason == "error" and "deal.instruction" in too_long.error
+
+
+@pytest.mark.parametrize("decoder,config", [("tqstar", {"k": 2, "rollout_len": 20}), ("cd", {"k": 2, "rollout_len": 20}),
+                                            ("deal", {"k": 2, "lookahead": 20})])
+def test_rollouts_near_the_end_of_the_context_are_cut_with_a_note(engine, decoder, config):
+    """A 128-position model, a prompt and new tokens that fill it: rollouts shrink to fit, and say so."""
+    prompt_len = len(engine.language_model(engine.preset("fake").policy).encode_prompt(
+        "User: Write a review of the film.\nAssistant:"))
+    done = list(engine.stream(_req(decoder, config, max_new_tokens=128 - prompt_len, rewards={"sentiment": 1.0})))
+    assert done[-1].stop_reason in ("eos", "max_new_tokens"), done[-1].error
+    notes = [e.text for e in done if isinstance(e, Note)]
+    steps = [e for e in done if isinstance(e, TokenStep)]
+    assert len(steps) + prompt_len + 21 > 128  # the run reached the last 20 positions (no early EOS)
+    assert len([n for n in notes if n.startswith("rollouts cut to fit the context")]) == 1
+    lengths = {r.step: r.length for r in done if isinstance(r, Rollout)}
+    assert lengths[steps[-1].index] <= 128 - (prompt_len + steps[-1].index)
