@@ -50,7 +50,7 @@ def app_url(fake_preset, tmp_path_factory):
     from backends.engine import Engine
     from backends.sae import SaeConfig, SparseAutoencoder
     from playground.settings import Settings
-    from playground.ui import build_ui, load_css
+    from playground.ui import build_ui, page_style
 
     sae = tmp_path_factory.mktemp("sae") / "sae"  # a random SAE: the panels get feature traces
     SparseAutoencoder(SaeConfig(d_in=32, d_sae=64)).save(sae)
@@ -59,7 +59,7 @@ def app_url(fake_preset, tmp_path_factory):
     engine = Engine(device="cpu", presets={"fake": preset, "broken": broken})
     demo = build_ui(engine, Settings(preset="fake"))
     port = _free_port()
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=load_css())
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **page_style())
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
