@@ -184,8 +184,19 @@ def build_arena_tab(services: Any, rng: random.Random | None = None) -> ArenaTab
 
 
 def _progress(arena: Arena, annotator: str | None, prompt_set: str | None) -> str:
-    size = len(load_prompt_set(prompt_set)) if prompt_set else 0
-    return f'<div class="arena-progress">{html_text(progress_line(arena.store, annotator, prompt_set, size))}</div>'
+    who = (annotator or "").strip()
+    size = _set_size(prompt_set) if prompt_set else 0
+    try:
+        judged = arena.judged_by(who, prompt_set) if who and prompt_set else None
+    except StoreError:
+        judged = None  # progress_line reads again and says why it cannot
+    line = progress_line(arena.store, annotator, prompt_set, size, judged)
+    return f'<div class="arena-progress">{html_text(line)}</div>'
+
+
+@functools.lru_cache(maxsize=64)
+def _set_size(prompt_set: str) -> int:
+    return len(load_prompt_set(prompt_set))
 
 
 def _wire_battle(tab: ArenaTab, arena: Arena, services: Any) -> None:

@@ -41,6 +41,7 @@ from playground.votes import MAX_MS, Reply, cast, judged_prompts, not_stored, sa
 from storage import BattleView, Store, StoreError
 
 CLAIM_S = 600.0  # a battle shown to one annotator is not offered to another for this long
+JUDGED_KEPT = 10_000  # (annotator, prompt set) entries kept before the cache starts over
 SERVE_SCAN = 20  # open battles considered for serving beyond those claimed, fewest votes on their pair first
 READY = "Both finished. Which continuation is better? Vote with the buttons or the keys 1 to 4."
 
@@ -80,6 +81,9 @@ class Arena:
     rng: random.Random = field(default_factory=random.Random)
     claims: dict[int, float] = field(default_factory=dict)  # battle id -> time.monotonic() it was shown
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # (annotator, prompt set) -> prompts judged: read once, then kept up to date by `vote` (reading
+    # them for every vote's progress line cost more than the vote itself)
+    judged: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     @property
     def preset(self) -> Preset:
@@ -139,8 +143,7 @@ class Arena:
         else:
             if not prompt_set:
                 raise PoolError("pick a prompt set, or type a prompt")
-            judged = judged_prompts(self.store, annotator.strip(), prompt_set) if annotator and annotator.strip() \
-                else set()
+            judged = self.judged_by(annotator.strip(), prompt_set) if annotator and annotator.strip() else set()
             item = pick_prompt(load_prompt_set(prompt_set), judged, self.rng)
         seed = pick_seed(self.rng)
         max_new = self.pool.max_new_tokens or preset.max_new_tokens
@@ -178,7 +181,26 @@ class Arena:
             return battle, Reply(False, "There is no battle to vote on yet: press Next battle.")
         ms = None if battle.ready_at is None else min(MAX_MS, max(0, round(1e3 * (time.monotonic() - battle.ready_at))))
         reply = cast(self.store, battle.battle_id, annotator, choice, rationale, ms)
+        if reply.vote is not None and annotator:
+            with self.lock:
+                known = self.judged.get((annotator.strip(), battle.prompt_set))
+                if known is not None:
+                    known.add(battle.prompt)
         return (dataclasses.replace(battle, voted=True) if reply.locked else battle), reply
+
+    def judged_by(self, annotator: str, prompt_set: str) -> set[str]:
+        """Prompts of `prompt_set` that `annotator` has voted on (read from the store once, then kept)."""
+        key = (annotator, prompt_set)
+        with self.lock:
+            known = self.judged.get(key)
+        if known is None:
+            known = judged_prompts(self.store, annotator, prompt_set)
+            with self.lock:
+                if len(self.judged) >= JUDGED_KEPT:
+                    self.judged.clear()
+                known = self.judged.setdefault(key, known)
+        with self.lock:
+            return set(known)
 
 
 def _shown(view: BattleView) -> ArenaBattle:

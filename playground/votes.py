@@ -132,15 +132,17 @@ def judged_prompts(store: Store, annotator: str, prompt_set: str) -> set[str]:
     return {b.prompt for b in store.battles(where, trace=False)}
 
 
-def progress_line(store: Store, annotator: str | None, prompt_set: str | None, set_size: int) -> str:
-    """One plain-text line: the annotator's votes and how many prompts of the set they have judged."""
+def progress_line(store: Store, annotator: str | None, prompt_set: str | None, set_size: int,
+                  judged: set[str] | None = None) -> str:
+    """One plain-text line: the annotator's votes and how many prompts of the set they have judged
+    (`judged`: those prompts when the caller keeps them, else read from the store)."""
     if not annotator or not annotator.strip():
         return "No annotator id yet: reload the page to get one."
     try:
         progress = store.annotator_progress(annotator)
         line = f"You have cast {progress.votes} vote{'s' * (progress.votes != 1)}"
         if prompt_set:
-            done = len(judged_prompts(store, annotator.strip(), prompt_set))
+            done = len(judged if judged is not None else judged_prompts(store, annotator.strip(), prompt_set))
             line += f"; prompt set {prompt_set}: {min(done, set_size)} of {set_size} prompts judged"
     except StoreError as e:
         return f"Progress unavailable: {e}"

@@ -192,3 +192,16 @@ def test_serving_looks_past_battles_other_sessions_claimed_meanwhile(store):
     for _ in range(3):
         arena.serve("reviews")
     assert arena.serve("reviews") is None  # every open battle is held: now (and only now) nothing to serve
+
+
+def test_the_progress_line_counts_a_vote_without_reading_every_battle_again(store, demo):
+    from playground.battles import Arena
+    from playground.pool import load_pool
+
+    arena = Arena(PresetEngine(scripts()), store, load_pool(None), "fake")
+    first = _battle(store, "p1")
+    assert arena.judged_by(ANN, "") == set()  # read once from the store
+    _, reply = arena.vote(first, "left", ANN, None)
+    assert reply.ok and arena.judged_by(ANN, "") == {"p1"}  # kept up to date by the vote
+    fresh = Arena(PresetEngine(scripts()), store, load_pool(None), "fake")
+    assert fresh.judged_by(ANN, "") == {"p1"}  # what the store says agrees
