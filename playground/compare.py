@@ -38,6 +38,8 @@ from playground.prompts import examples
 from playground.render import panel_label
 from playground.requests import all_rewards, build_requests, rewards_for, wants_features
 from playground.runner import PanelView, Runs, session_stream
+from playground.scenario_ui import scenario_row, wire_scenarios
+from playground.scenarios import load_scenarios
 from playground.settings import Settings
 from playground.traces import NOTES as TRACE_NOTES
 from playground.traces import reward_kl_figure, trace_figure
@@ -190,6 +192,8 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
     """Lay out the tab and wire its events (call inside a `gr.Tab`)."""
     hooks = hooks or CompareHooks()
     preset_name = settings.preset if settings.preset in engine.presets else sorted(engine.presets)[0]
+    scenarios = [s for s in load_scenarios() if s.preset in engine.presets]
+    buttons, scenario_note = scenario_row(scenarios, about=any(n.startswith("embedded") for n in engine.presets))
     inputs = _layout_inputs(engine, preset_name)
     summary = gr.HTML(LIVE_ROOT, elem_id="summary", js_on_load=None)
     live = gr.HTML("", html_template="<span></span>", js_on_load=LIVE_JS, visible="hidden", elem_id="compare-live",
@@ -207,6 +211,7 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
     _wire_form(tab, engine)
     _wire_run(tab, engine, settings, runs, hooks)
     _wire_inspector(tab)
+    wire_scenarios(tab, scenarios, buttons, scenario_note)
     with below:
         for build in hooks.below_panels:
             build(tab)

@@ -1,0 +1,98 @@
+"""The Compare tab's scenario row: one button per scenario, applied in the page.
+
+Each button runs a page-side function (no server round trip) that returns the scenario's values
+for the form's widgets: prompt, panel count, shared weights and reward settings, and per panel
+the decoder, seed offset, override switch, weights and the chosen decoder's settings. Widgets a
+scenario does not concern (other decoders' settings, panels beyond its count) keep their value.
+The form's own page-side events then show the chosen decoders' settings and the panels. No
+server event takes or updates the form (see `playground.compare`: those would slow every run).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from backends.config import fields
+from backends.decoders import DECODERS
+from backends.rewards import REWARDS
+from playground.controls import initial_values
+from playground.scenarios import ABOUT_EMBEDDED, Scenario
+
+if TYPE_CHECKING:
+    from playground.compare import CompareTab
+
+KEEP = {"__type__": "update"}  # a page-side output that leaves the widget as it is
+
+
+def _shown(value: Any) -> Any:
+    return ", ".join(map(str, value)) if isinstance(value, tuple | list) else value
+
+
+def _config_values(cls: type, start: dict[str, Any], given: dict[str, Any]) -> list[Any]:
+    values = {**start, **given}
+    return [_shown(values[s.name]) for s in fields(cls.Config)]
+
+
+def scenario_outputs(tab: CompareTab) -> list:
+    """The widgets a scenario sets, in the order of `scenario_values`."""
+    out = [tab.prompt, tab.count, *tab.rewards.weights.values(),
+           *(w for ws in tab.rewards.settings.values() for w in ws)]
+    for p in tab.panels:
+        out += [p.decoder, p.seed_offset, p.override, *p.weights.values(),
+                *(c for cs in p.controls.values() for c in cs)]
+    return out
+
+
+def scenario_values(tab: CompareTab, scenario: Scenario) -> list:
+    """The scenario's value for each of `scenario_outputs(tab)` (KEEP where it says nothing)."""
+    out: list = [scenario.prompt, len(scenario.panels), *(scenario.weights.get(n, 0.0) for n in tab.rewards.weights)]
+    for name in tab.rewards.settings:
+        cls = REWARDS.get(name)
+        defaults = {s.name: s.default for s in fields(cls.Config)}
+        out += _config_values(cls, defaults, scenario.reward_config.get(name, {}))
+    for i, p in enumerate(tab.panels):
+        spec = scenario.panels[i] if i < len(scenario.panels) else None
+        if spec is None:
+            out += [KEEP] * (3 + len(p.weights) + sum(len(cs) for cs in p.controls.values()))
+            continue
+        out += [spec.decoder, 0, spec.weights is not None]
+        out += [spec.weights.get(n, 0.0) if spec.weights is not None else KEEP for n in p.weights]
+        for name, controls in p.controls.items():
+            out += (_config_values(DECODERS.get(name), initial_values(DECODERS.get(name)), spec.config)
+                    if name == spec.decoder else [KEEP] * len(controls))
+    return out
+
+
+def _apply_js(tab: CompareTab, scenario: Scenario) -> str:
+    values = json.dumps(scenario_values(tab, scenario))
+    note = json.dumps(f"**{scenario.title}** — what to look for: {scenario.look_for}")
+    refuse = json.dumps(f"Scenarios are written for the `{scenario.preset}` preset: choose it under "
+                        f"Preset, then click **{scenario.title}** again.")
+    n = len(scenario_outputs(tab))
+    return (f"(preset) => preset === {json.dumps(scenario.preset)} ? [{note}, ...{values}] : "
+            f"[{refuse}, ...Array({n}).fill({json.dumps(KEEP)})]")
+
+
+def scenario_row(scenarios: list[Scenario], about: bool) -> tuple[dict[str, gr.Button], gr.Markdown]:
+    """Lay out the buttons, the what-to-look-for line and, with `about`, what the embedded model knows."""
+    buttons = {}
+    with gr.Row(elem_id="scenarios", equal_height=True, visible=bool(scenarios)):
+        gr.Markdown("**Scenarios** (one click fills the form):", elem_classes="scenario-label")
+        for s in scenarios:
+            buttons[s.name] = gr.Button(s.title, size="sm", elem_id=f"scenario-{s.name}", elem_classes="scenario",
+                                        scale=0, min_width=120)
+    note = gr.Markdown("", elem_id="scenario-note")
+    with gr.Accordion("About the embedded model: what it knows and what it does not", open=False,
+                      elem_id="about-model", visible=about):
+        gr.Markdown(ABOUT_EMBEDDED)
+    return buttons, note
+
+
+def wire_scenarios(tab: CompareTab, scenarios: list[Scenario], buttons: dict[str, gr.Button],
+                   note: gr.Markdown) -> None:
+    outputs = [note, *scenario_outputs(tab)]
+    for s in scenarios:
+        buttons[s.name].click(None, tab.preset, outputs, js=_apply_js(tab, s))
