@@ -160,8 +160,9 @@ def test_a_named_vote_on_two_compare_panels(page, arena_app, tmp_path):
     page.click("#run")
     page.wait_for_function("() => ['tokens-0', 'tokens-1'].every(id => document.querySelector(`#${id} .status`)"
                            "?.textContent.includes('stopped:'))")
-    page.click("#compare-vote-right")
-    page.wait_for_function("() => document.querySelector('#compare-vote-status').innerText.includes('vote is stored')")
+    # The run's record (its stored generation ids) arrives in a step after the panels stop; a vote before
+    # it says "Run a comparison first" and stores nothing, so click until the vote is stored.
+    page.wait_for_function(VOTE_WHEN_RECORDED_JS, polling=500)
     page.click("#compare-vote-right")
     page.wait_for_function("() => document.querySelector('#compare-vote-status').innerText.includes('already')")
     named = [r for r in arena_app[1].vote_rows() if not r.blind]
@@ -169,6 +170,16 @@ def test_a_named_vote_on_two_compare_panels(page, arena_app, tmp_path):
     _screenshot(page, tmp_path, "compare-vote.png")
 
 
+VOTE_WHEN_RECORDED_JS = """() => {
+  if (document.querySelector('#compare-vote-status').innerText.includes('vote is stored')) return true;
+  const status = document.querySelector('#compare-vote-status').innerText;
+  const last = window.__voteClickAt || 0;  // one click at a time: a reply takes well under 3 s
+  if (!status.includes('already') && Date.now() - last > 3000) {
+    window.__voteClickAt = Date.now();
+    document.querySelector('#compare-vote-right').click();
+  }
+  return false;
+}"""
 FOLD_JS = """() => {
   window.scrollTo(0, 0);
   return ['#arena-side-a', '#arena-side-b', '#arena-vote-left', '#arena-vote-right', '#arena-vote-tie',
