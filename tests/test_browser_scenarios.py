@@ -1,0 +1,98 @@
+"""End to end on the embedded zoo: each Compare scenario fills the form in one click and runs to the end.
+
+Uses the real `embedded` preset (assets/zoo), Debian's chromium and the fixtures of
+tests/test_browser.py. Each scenario is applied by its button, checked in the form (prompt,
+panel count, decoders, a per-panel override) and run at 8 new tokens so the test stays short.
+Screenshots of the scenario row at 1280x800 and 390x844 go to tmp_path and, when set, to
+$PLAYGROUND_SCREENSHOT_DIR.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import CHROMIUM_ARGS, _chromium, _free_port, _screenshot, _set_length
+
+pytestmark = pytest.mark.browser
+# every panel of this run names its decoder and shows its final status
+DONE_JS = """({ids, decs}) => ids.every((id, i) => {
+  const head = document.querySelector(`#${id} .panel-head`), s = document.querySelector(`#${id} .status`);
+  return head && head.textContent.includes(decs[i]) && s && /stopped:|error:/.test(s.textContent);
+})"""
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    from backends.engine import Engine
+    from backends.presets import PRESETS
+    from playground.settings import Settings
+    from playground.ui import build_ui, load_css
+
+    engine = Engine(device="cpu", presets={"embedded": PRESETS["embedded"]})
+    demo = build_ui(engine, Settings(preset="embedded"))
+    port = _free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, css=load_css())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.set_default_timeout(120_000)
+        page.dialogs = []
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.goto(app_url)
+        page.wait_for_selector("#prompt textarea")
+        yield page
+        browser.close()
+
+
+def _visible_panels(page) -> int:
+    return page.evaluate("() => [0, 1, 2, 3].filter(i => document.getElementById('panel-' + i)?.offsetParent)"
+                         ".length")
+
+
+def test_each_scenario_fills_the_form_and_runs(page, tmp_path):
+    from playground.scenarios import load_scenarios
+
+    scenarios = load_scenarios()
+    _screenshot(page, tmp_path, "scenarios-1280.png")
+    for scenario in scenarios:
+        page.click(f"#scenario-{scenario.name}")
+        page.wait_for_function("(t) => document.querySelector('#scenario-note').innerText.includes(t)",
+                               arg=scenario.title)
+        assert page.locator("#prompt textarea").input_value() == scenario.prompt
+        n = len(scenario.panels)
+        page.wait_for_function("(n) => [0, 1, 2, 3].filter(i => document.getElementById('panel-' + i)?.offsetParent)"
+                               ".length === n", arg=n)
+        for i, panel in enumerate(scenario.panels):
+            assert page.locator(f"#decoder-{i} input").input_value() == panel.decoder
+            assert page.locator(f"#override-{i} input").is_checked() == (panel.weights is not None)
+        _set_length(page, 8)
+        page.click("#run")
+        ids = [f"tokens-{i}" for i in range(n)]
+        page.wait_for_function(DONE_JS, arg={"ids": ids, "decs": [p.decoder for p in scenario.panels]})
+        for i in range(n):
+            status = page.locator(f"#tokens-{i} .status").inner_text()
+            assert "stopped:" in status and "error" not in status, (scenario.name, i, status)
+    assert page.dialogs == []
+
+
+def test_the_scenario_row_and_the_model_notes_fit_a_phone(page, tmp_path):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.click("#scenario-two-objectives")
+    page.wait_for_function("() => document.querySelector('#scenario-note').innerText.includes('What to look for')")
+    page.click("#about-model button.label-wrap")
+    assert "does **not**" not in page.locator("#about-model").inner_text()  # rendered, not raw markdown
+    assert "general chat" in page.locator("#about-model").inner_text()
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, overflow
+    _screenshot(page, tmp_path, "scenarios-390.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
