@@ -84,8 +84,9 @@ def _apply_js(tab: CompareTab, scenario: Scenario) -> str:
 def scenario_row(scenarios: list[Scenario], about: bool) -> tuple[dict[str, gr.Button], gr.Markdown]:
     """Lay out the buttons, the what-to-look-for line and, with `about`, what the embedded model knows."""
     buttons = {}
-    with gr.Row(elem_id="scenarios", equal_height=True, visible=bool(scenarios)):
-        gr.Markdown("**Scenarios** (one click fills the form):", elem_classes="scenario-label")
+    gr.Markdown("**Scenarios**: one click fills the form with a ready-made comparison.",
+                elem_classes="scenario-label", visible=bool(scenarios))
+    with gr.Row(elem_id="scenarios", visible=bool(scenarios)):
         for s in scenarios:
             buttons[s.name] = gr.Button(s.title, size="sm", elem_id=f"scenario-{s.name}", elem_classes="scenario",
                                         scale=0, min_width=120)

@@ -27,9 +27,9 @@ PANEL_COUNTS = (2, 3, 4)
 # What the embedded zoo can and cannot do, said where the user picks a preset.
 ABOUT_EMBEDDED = (
     "**About the embedded model** (presets `embedded`, `embedded-indirect`): a tiny GPT-2 trained by this project "
-    "on a small English-only toy corpus, with a context of 128 tokens. It knows three kinds of reply: **reviews** of "
-    "films, restaurants, products and places; **sentences that use given keywords**; **short answers to questions "
-    "and recommendations**. It does **not** know general chat, facts about the world, code or long answers: "
+    "on a small English-only toy corpus, with a context of 128 tokens. It knows three kinds of reply: reviews of "
+    "films, restaurants, products and places; sentences that use given keywords; short answers to questions "
+    "and recommendations. It does *not* know general chat, facts about the world, code or long answers: "
     "outside its domains it drifts to the nearest review or sentence it has seen. Its reward models score "
     "sentiment, informativeness and politeness of such replies. Use it to see what the decoders do, not what a "
     "large model would say.")

@@ -90,7 +90,7 @@ def test_the_scenario_row_and_the_model_notes_fit_a_phone(page, tmp_path):
     page.click("#scenario-two-objectives")
     page.wait_for_function("() => document.querySelector('#scenario-note').innerText.includes('What to look for')")
     page.click("#about-model button.label-wrap")
-    assert "does **not**" not in page.locator("#about-model").inner_text()  # rendered, not raw markdown
+    assert "does *not*" not in page.locator("#about-model").inner_text()  # rendered, not raw markdown
     assert "general chat" in page.locator("#about-model").inner_text()
     overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, overflow
