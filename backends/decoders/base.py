@@ -241,8 +241,9 @@ class TokenwiseDecoder(Decoder):
                 said.add(verdict.note)
                 yield Note(verdict.note)
             token = int(draw(verdict.scores[None], ctx.rng, self.greedy())[0])
-            step = self._step(ctx, run, index, token, base_logp, verdict)
-            self._advance(ctx, run, token, verdict)
+            cands = verdict.candidates.tolist()  # read once: the step's trace and the advance use it
+            step = self._step(ctx, run, index, token, base_logp, verdict, cands)
+            self._advance(ctx, run, token, verdict, cands)
             self.commit(ctx, run, token, verdict)
             for rollout in verdict.rollouts:
                 yield dataclasses.replace(rollout, kept=rollout.candidate == token)
@@ -253,32 +254,30 @@ class TokenwiseDecoder(Decoder):
         yield ctx.finished(run.ids, stop, config=self.describe())
 
     def _step(self, ctx: DecodeContext, run: Run, index: int, token: int, base_logp: torch.Tensor,
-              v: Scores) -> TokenStep:
+              v: Scores, cands: list[int]) -> TokenStep:
         logp_dec, kl, entropy = step_stats(base_logp, v.scores, self.greedy(), token)
-        cands = v.candidates.tolist()
-        if v.reward is not None and token in cands:
-            row = cands.index(token)
+        row = cands.index(token) if token in cands else None
+        if v.reward is not None and row is not None:
             reward, parts = float(v.reward[row]), {k: float(p[row]) for k, p in v.parts.items()}
         elif run.scorer is not None:  # trace the chosen token's reward (costs one reward step)
             total, by_name = run.scorer.score_candidates(torch.tensor([token]))
             reward, parts = float(total[0]), {k: float(p[0]) for k, p in by_name.items()}
         else:
             reward, parts = None, {}
-        value = None if v.value is None or token not in cands else float(v.value[cands.index(token)])
+        value = None if v.value is None or row is None else float(v.value[row])
         return TokenStep(
             index=index, token_id=token, text=token_piece(ctx.lm, run.ids, token),
             logprob_base=float(base_logp[token]), logprob_decoder=logp_dec, reward=reward, reward_parts=parts,
             value=value, kl=kl, entropy=entropy, candidates=self._table(ctx, v, base_logp))
 
     @staticmethod
-    def _advance(ctx: DecodeContext, run: Run, token: int, verdict: Scores) -> None:
+    def _advance(ctx: DecodeContext, run: Run, token: int, verdict: Scores, cands: list[int]) -> None:
         """Policy, base and scorer after `token` (a candidate row that already fed it is reused)."""
         run.ids.append(token)
         if run.scorer is not None:
             run.scorer.advance(token)
         if token == ctx.lm.eos_token_id:
             return
-        cands = verdict.candidates.tolist()
         if verdict.states is not None and token in cands:
             run.policy = verdict.states.select([cands.index(token)])
         else:
@@ -288,15 +287,17 @@ class TokenwiseDecoder(Decoder):
 
     @staticmethod
     def _table(ctx: DecodeContext, v: Scores, base_logp: torch.Tensor) -> tuple[Candidate, ...]:
-        order = v.scores[v.candidates].argsort(descending=True)[:TABLE_ROWS].tolist()
-        rows = []
-        for i in order:
-            tok = int(v.candidates[i])
-            rows.append(Candidate(
-                token_id=tok, text=ctx.lm.token_text(tok), logprob_base=float(base_logp[tok]),
-                reward=None if v.reward is None else float(v.reward[i]),
-                value=None if v.value is None else float(v.value[i]), score=float(v.scores[tok])))
-        return tuple(rows)
+        """The best TABLE_ROWS candidates by score (each column read in one call, not per cell)."""
+        ranked = v.scores[v.candidates]  # (k,)
+        order = ranked.argsort(descending=True)[:TABLE_ROWS]  # (rows,)
+        toks = v.candidates[order]  # (rows,)
+        at = order.tolist()  # a list indexes the per-candidate tensors wherever they live
+        reward = [None] * len(at) if v.reward is None else [float(x) for x in v.reward[at].tolist()]
+        value = [None] * len(at) if v.value is None else [float(x) for x in v.value[at].tolist()]
+        return tuple(
+            Candidate(token_id=tok, text=ctx.lm.token_text(tok), logprob_base=lp, reward=r, value=val, score=sc)
+            for tok, lp, r, val, sc in zip(toks.tolist(), map(float, base_logp[toks].tolist()), reward, value,
+                                            map(float, ranked[order].tolist()), strict=True))
 
 
 def token_piece(lm: LanguageModel, ids: list[int], token: int) -> str:
