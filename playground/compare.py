@@ -41,6 +41,7 @@ from playground.runner import PanelView, Runs, session_stream
 from playground.scenario_ui import scenario_row, wire_scenarios
 from playground.scenarios import load_scenarios
 from playground.settings import Settings
+from playground.sweep_ui import build_sweep
 from playground.traces import NOTES as TRACE_NOTES
 from playground.traces import reward_kl_figure, trace_figure
 
@@ -215,6 +216,7 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
     with below:
         for build in hooks.below_panels:
             build(tab)
+    build_sweep(engine, settings, tab.preset)
     return tab
 
 

@@ -9,6 +9,8 @@ $PLAYGROUND_SCREENSHOT_DIR.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.test_browser import CHROMIUM_ARGS, _chromium, _free_port, _screenshot, _set_length
@@ -96,3 +98,42 @@ def test_the_scenario_row_and_the_model_notes_fit_a_phone(page, tmp_path):
     assert overflow <= 0, overflow
     _screenshot(page, tmp_path, "scenarios-390.png")
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_a_small_sweep_draws_its_points_and_offers_results_json(page, tmp_path):
+    import json
+
+    page.click("#sweep button.label-wrap")
+    page.fill("#sweep-values textarea", "0, lots")
+    page.click("#sweep-run")
+    page.wait_for_function("() => document.body.innerText.includes(\"values: 'lots' is not a number\")")
+    page.fill("#sweep-values textarea", "0, 3")
+    page.fill("#sweep-prompts textarea", "Write a review of the film The Final Kingdom.")
+    page.fill("#sweep-max-new input", "8")
+    page.click("#sweep-run")
+    page.wait_for_function("() => document.querySelector('#sweep-progress').innerText.includes('done: 2 of 2')")
+    for i in range(3):
+        page.wait_for_selector(f"#sweep-plot-{i} .js-plotly-plot")
+        assert page.locator(f"#sweep-plot-{i} .scatterlayer .trace").count() == 1  # one curve: one decoder
+    with page.expect_download() as download:
+        page.locator("#sweep-download a").first.click()
+    res = json.loads(Path(download.value.path()).read_text())
+    assert set(res) == {"run", "notes", "decoders", "sweeps", "comparisons"}
+    assert res["run"]["complete"] and res["run"]["generations"] == 2
+    (sweep,) = res["sweeps"]
+    assert (sweep["decoder"], sweep["key"], [p["value"] for p in sweep["points"]]) == ("args", "w", ["0", "3"])
+    page.locator("#sweep").screenshot(path=str(tmp_path / "sweep.png"))
+    _screenshot(page, tmp_path, "sweep-page.png")
+
+
+def test_stop_cancels_a_sweep(page):
+    if not page.locator("#sweep-values textarea").is_visible():
+        page.click("#sweep button.label-wrap")
+    page.fill("#sweep-values textarea", "0, 1, 2, 3")
+    page.fill("#sweep-max-new input", "48")
+    page.click("#sweep-run")
+    page.wait_for_function("() => document.querySelector('#sweep-progress').innerText.includes('running')")
+    page.click("#sweep-stop")
+    page.wait_for_function("() => document.querySelector('#sweep-progress').innerText.includes('stopped')")
+    page.wait_for_timeout(1500)  # a cancelled run sends nothing more
+    assert "stopped" in page.locator("#sweep-progress").inner_text()

@@ -8,6 +8,7 @@ One module per step of a run, in the order a run uses them:
 - `metrics`: diversity, KL, bootstrap intervals and paired win rates (pure functions).
 - `results`: the records reduced to `results.json` and the printed tables.
 - `report`: the offline `report.html`.
+- `live_sweep`: a small sweep in one process, its results after each generation (the app's Sweep view).
 - `cli`: the command line (`python -m backends.evaluate`), and `main(argv, engine=...)` for scripts;
   `backends.api.evaluate` is the notebook-friendly entry point.
 
@@ -17,5 +18,6 @@ plain JSON; the file names and record keys are defined once, as data both read
 """
 
 from backends.evaluation.inputs import UsageError, load_preset_file
+from backends.evaluation.live_sweep import SweepPlan, numeric_settings, plan_sweep, run_sweep
 
-__all__ = ["UsageError", "load_preset_file"]
+__all__ = ["SweepPlan", "UsageError", "load_preset_file", "numeric_settings", "plan_sweep", "run_sweep"]
