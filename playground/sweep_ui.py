@@ -19,13 +19,22 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
+from backends.config import ConfigError
+from backends.decoders import DECODERS
 from backends.engine import Engine
 from backends.evaluation import UsageError, numeric_settings, plan_sweep, run_sweep
 from playground.gpu import on_accelerator
 from playground.settings import Settings
 
-SWEEP_DEFAULTS = {"args": "w", "rad": "beta", "arm": "beta", "tqstar": "lam", "cd": "lam", "best_of_n": "n"}
+SWEEP_DEFAULTS = {"args": "w", "rad": "beta", "arm": "beta", "tqstar": "lam", "cd": "lam", "best_of_n": "n",
+                  "deal": "lam", "prs": "n0", "sampling": "temperature"}  # the setting each paper varies
 PROMPTS = "Write a review of the film The Final Kingdom.\nTell me about your meal at Marco's Kitchen."
+
+
+def setting_update(decoder: str) -> dict:
+    """The setting choices of `decoder`, starting from the one its paper varies."""
+    names = numeric_settings(decoder)
+    return gr.update(choices=names, value=SWEEP_DEFAULTS.get(decoder, names[0]))
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -91,7 +100,8 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
     """Lay out the sweep accordion and wire it (call inside the Compare tab)."""
     with gr.Accordion("Trade-off sweep: one decoder, one setting, several values", open=False, elem_id="sweep"):
         with gr.Row():
-            decoder = gr.Dropdown(choices=list(SWEEP_DEFAULTS), value="args", label="decoder", elem_id="sweep-decoder")
+            decoder = gr.Dropdown(choices=[d for d in DECODERS.names() if numeric_settings(d)], value="args",
+                                  label="decoder", elem_id="sweep-decoder")
             key = gr.Dropdown(choices=numeric_settings("args"), value="w", label="setting", elem_id="sweep-key")
             values = gr.Textbox(value="0, 1, 3", label="values (comma-separated)", elem_id="sweep-values")
             weights = gr.Textbox(value="sentiment=1, informative=1", label="reward weights (NAME=NUMBER, ...)",
@@ -107,8 +117,7 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
                      enumerate(("reward vs KL", "reward vs cost", "reward A vs reward B"))]
         download = gr.File(label="results.json", elem_id="sweep-download")
 
-    decoder.change(lambda d: gr.update(choices=numeric_settings(d), value=SWEEP_DEFAULTS.get(d)), decoder, key,
-                   queue=False)
+    decoder.change(setting_update, decoder, key, queue=False)
 
     def sweep(preset_name: str, dec: str, k: str, vals: str, w: str, n: Any, text: str) -> Iterator[tuple]:
         try:
@@ -118,8 +127,11 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
             raise gr.Error(str(e)) from None
         yield f"**running**: 0 of {len(plan.specs) * len(plan.prompts)} generations", *[None] * 3, None
         res = None
-        for res in run_sweep(engine, plan):
-            yield _progress(res), *sweep_figures(res), None
+        try:
+            for res in run_sweep(engine, plan):
+                yield _progress(res), *sweep_figures(res), None
+        except (ConfigError, LookupError) as e:  # e.g. a reward this preset has no model for
+            raise gr.Error(f"sweep: {e}") from None
         if res is not None:
             path = Path(tempfile.mkdtemp(prefix="sweep-")) / "results.json"
             path.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")

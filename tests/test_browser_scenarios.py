@@ -122,8 +122,11 @@ def test_a_small_sweep_draws_its_points_and_offers_results_json(page, tmp_path):
     assert res["run"]["complete"] and res["run"]["generations"] == 2
     (sweep,) = res["sweeps"]
     assert (sweep["decoder"], sweep["key"], [p["value"] for p in sweep["points"]]) == ("args", "w", ["0", "3"])
-    page.locator("#sweep").screenshot(path=str(tmp_path / "sweep.png"))
-    _screenshot(page, tmp_path, "sweep-page.png")
+    _screenshot(page, tmp_path, "sweep-1280.png")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 0
+    _screenshot(page, tmp_path, "sweep-390.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_stop_cancels_a_sweep(page):

@@ -21,6 +21,7 @@ from backends.evaluation.cli import NOTES
 from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError, check_limits, check_specs
 from backends.evaluation.loop import Judge, RunSettings, generate_record
 from backends.evaluation.results import results
+from backends.rewards import REWARDS
 
 MAX_VALUES, MAX_PROMPTS = 8, 8
 
@@ -70,6 +71,11 @@ def plan_sweep(decoder: str, key: str, values: str, prompts: Sequence[str], rewa
     weights = {k: float(w) for k, w in rewards.items() if w}
     if not weights:
         raise UsageError("reward weights: every weight is 0; a sweep needs a reward to score and guide with")
+    for name in weights:
+        try:
+            REWARDS.get(name)
+        except LookupError as e:
+            raise UsageError(f"reward weights: {e.args[0] if e.args else e}") from None
     check_limits(max_new_tokens, seed)
     specs = [DecoderSpec(label=f"{decoder}:{key}={v}", decoder=decoder, config={key: v}, sweep_key=key,
                          sweep_value=v) for v in _values(decoder, key, values)]

@@ -42,6 +42,8 @@ def test_no_prompt_or_no_reward_is_refused():
         plan_sweep("args", "w", "0,1", ["  "], {"sentiment": 1.0})
     with pytest.raises(UsageError, match="reward weights"):
         plan_sweep("args", "w", "0,1", PROMPTS, {"sentiment": 0.0})
+    with pytest.raises(UsageError, match="reward weights: unknown reward 'happiness'"):
+        plan_sweep("args", "w", "0,1", PROMPTS, {"happiness": 1.0})
 
 
 def test_a_run_yields_results_after_each_generation(engine, fake_preset):
