@@ -79,6 +79,20 @@ def _buffered(cache: DynamicCache, n: int, room: int) -> DynamicCache:
     return new
 
 
+def _picked_rows(cache: DynamicCache, idx: torch.Tensor) -> DynamicCache:
+    """Rows `idx` of a buffered cache copied into new buffers of the same capacity (appends stay in place)."""
+    new = copy.copy(cache)
+    new.layers = []
+    for layer in cache.layers:
+        n, t = idx.shape[0], layer.length
+        kb = layer.kbuf.new_empty(n, *layer.kbuf.shape[1:])  # (n, h, cap, d)
+        vb = layer.vbuf.new_empty(n, *layer.vbuf.shape[1:])
+        at = idx.to(kb.device)
+        kb[:, :, :t], vb[:, :, :t] = layer.keys.index_select(0, at), layer.values.index_select(0, at)
+        new.layers.append(_RowsLayer(kb, vb, n, t))
+    return new
+
+
 @dataclass
 class LMState:
     """One run's token ids (B, T), KV cache and last-position output (B, D).
@@ -165,12 +179,14 @@ class LMState:
         cache.layers = [_RowsLayer(layer.kbuf, layer.vbuf, layer.rows, layer.length) for layer in self.cache.layers]
         return LMState(self.stack, self.ids, cache, self.last, self.meter, self.role)
 
-    def select(self, rows: Sequence[int] | torch.Tensor) -> LMState:
-        """A new state keeping `rows` (in that order; repeats allowed)."""
+    def select(self, rows: Sequence[int] | torch.Tensor, keep_room: bool = False) -> LMState:
+        """A new state keeping `rows` (in that order; repeats allowed). `keep_room`: a buffered state's
+        rows go into new buffers of the same capacity, so its next appends still write in place."""
         idx = torch.as_tensor(rows, dtype=torch.long, device=self.ids.device)
         pick = lambda t: t.index_select(0, idx.to(t.device))  # noqa: E731
-        return LMState(self.stack, pick(self.ids), _map_cache(self.cache, pick), pick(self.last), self.meter,
-                       self.role)
+        buffered = keep_room and all(type(layer).__name__ == "_RowsLayer" for layer in self.cache.layers)
+        cache = _picked_rows(self.cache, idx) if buffered else _map_cache(self.cache, pick)
+        return LMState(self.stack, pick(self.ids), cache, pick(self.last), self.meter, self.role)
 
     def clone(self) -> LMState:
         return self.select(range(self.batch))

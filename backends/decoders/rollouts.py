@@ -39,17 +39,17 @@ def sample_batch(state: LMState, params: SamplingParams, max_new: int, rng: torc
         scores = process(logits, state.ids, params)  # (A, V)
         tokens = draw(scores, rng, greedy)  # (A,)
         keep = []
-        for row, index in enumerate(active):
-            tok = int(tokens[row])
+        for row, (index, tok) in enumerate(zip(active, tokens.tolist(), strict=True)):  # one read of the row
             samples[index].ids.append(tok)
             if tok != eos:
                 keep.append(row)
         if not keep or step == max_new - 1:
             break
         if len(keep) < len(active):
-            state = state.select(keep)
+            state = state.select(keep, keep_room=True)  # finished rows leave; the rest keep writing in place
             active = [active[r] for r in keep]
-        state.append(tokens[keep])
+            tokens = tokens[keep]
+        state.append(tokens)
     return samples
 
 
