@@ -19,6 +19,7 @@ from backends.config import fields
 from backends.decoders import DECODERS
 from backends.rewards import REWARDS
 from playground.controls import initial_values
+from playground.escape import markdown_text
 from playground.scenarios import ABOUT_EMBEDDED, Scenario
 
 if TYPE_CHECKING:
@@ -66,14 +67,9 @@ def scenario_values(tab: CompareTab, scenario: Scenario) -> list:
     return out
 
 
-def _plain(text: str) -> str:
-    """Text shown as itself in Markdown (TQ*'s star is not emphasis)."""
-    return "".join("\\" + c if c in "\\`*_[]<>#" else c for c in text)
-
-
 def _apply_js(tab: CompareTab, scenario: Scenario) -> str:
     values = json.dumps(scenario_values(tab, scenario))
-    note = json.dumps(f"**{_plain(scenario.title)}**. What to look for: {_plain(scenario.look_for)}")
+    note = json.dumps(f"**{markdown_text(scenario.title)}**. What to look for: {markdown_text(scenario.look_for)}")
     refuse = json.dumps(f"Scenarios are written for the `{scenario.preset}` preset: choose it under "
                         f"Preset, then click **{scenario.title}** again.")
     n = len(scenario_outputs(tab))
