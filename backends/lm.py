@@ -79,20 +79,6 @@ def _buffered(cache: DynamicCache, n: int, room: int) -> DynamicCache:
     return new
 
 
-def _picked_rows(cache: DynamicCache, idx: torch.Tensor) -> DynamicCache:
-    """Rows `idx` of a buffered cache copied into new buffers of the same capacity (appends stay in place)."""
-    new = copy.copy(cache)
-    new.layers = []
-    for layer in cache.layers:
-        n, t = idx.shape[0], layer.length
-        kb = layer.kbuf.new_empty(n, *layer.kbuf.shape[1:])  # (n, h, cap, d)
-        vb = layer.vbuf.new_empty(n, *layer.vbuf.shape[1:])
-        at = idx.to(kb.device)
-        kb[:, :, :t], vb[:, :, :t] = layer.keys.index_select(0, at), layer.values.index_select(0, at)
-        new.layers.append(_RowsLayer(kb, vb, n, t))
-    return new
-
-
 @dataclass
 class LMState:
     """One run's token ids (B, T), KV cache and last-position output (B, D).
@@ -184,8 +170,9 @@ class LMState:
         rows go into new buffers of the same capacity, so its next appends still write in place."""
         idx = torch.as_tensor(rows, dtype=torch.long, device=self.ids.device)
         pick = lambda t: t.index_select(0, idx.to(t.device))  # noqa: E731
-        buffered = keep_room and all(type(layer).__name__ == "_RowsLayer" for layer in self.cache.layers)
-        cache = _picked_rows(self.cache, idx) if buffered else _map_cache(self.cache, pick)
+        cache = _map_cache(self.cache, pick)
+        if keep_room and all(type(layer).__name__ == "_RowsLayer" for layer in self.cache.layers):
+            cache = _buffered(cache, 1, min(layer.kbuf.shape[2] for layer in self.cache.layers) - self.length)
         return LMState(self.stack, pick(self.ids), cache, pick(self.last), self.meter, self.role)
 
     def clone(self) -> LMState:
@@ -242,46 +229,56 @@ class CandidateRows:
         _checked(prefix.cache)
         self.stack, self.meter, self.role = prefix.stack, prefix.meter, prefix.role
         self.ids, self.last, self.length = prefix.ids.clone(), prefix.last, prefix.length
-        self.rows, cap = rows, prefix.length + room
-        self.bufs = []
-        for layer in layers:
-            k, v = layer.keys, layer.values  # (1, h, T, d)
-            kb = k.new_empty(rows, k.shape[1], cap, k.shape[3])  # (rows, h, cap, d)
-            vb = v.new_empty(rows, v.shape[1], cap, v.shape[3])
-            kb[:, :, : self.length], vb[:, :, : self.length] = k, v
-            self.bufs.append((kb, vb))
+        self.rows, self.one = rows, len(
+            {(la.keys.shape, la.values.shape, la.keys.dtype, la.values.dtype, la.keys.device) for la in layers}) == 1
+        self.bufs, self.all = self._alloc([(la.keys, la.values) for la in layers], prefix.length + room)
+        self._cache = DynamicCache()  # reused by every `score` (its layers re-pointed, not rebuilt)
+        self._cache.layers = [_RowsLayer(kb, vb, rows, self.length) for kb, vb in self.bufs]
+
+    def _alloc(self, old: list[tuple[torch.Tensor, torch.Tensor]], cap: int) -> tuple[list, torch.Tensor | None]:
+        """Buffers (rows, h, cap, d) per layer holding `old`'s first `length` positions (broadcast over
+        rows). Layers of one shape share one tensor (L, 2, rows, h, cap, d): a commit is one copy."""
+        n, t = self.rows, self.length
+        if self.one:
+            k = old[0][0]
+            every = k.new_empty(len(old), 2, n, k.shape[1], cap, k.shape[3])
+            bufs = [(every[i, 0], every[i, 1]) for i in range(len(old))]
+        else:
+            every, bufs = None, [(k.new_empty(n, k.shape[1], cap, k.shape[3]),
+                                  v.new_empty(n, v.shape[1], cap, v.shape[3])) for k, v in old]
+        for (kb, vb), (k, v) in zip(bufs, old, strict=True):
+            kb[:, :, :t], vb[:, :, :t] = k[:, :, :t], v[:, :, :t]
+        return bufs, every
 
     def score(self, cands: torch.Tensor) -> torch.Tensor:
         """cands (k,) -> the stack's output (k, D) after prefix + each candidate (k tokens fed)."""
         k = cands.shape[0]
         if k > self.rows:
             raise ValueError(f"candidate rows: {k} candidates for {self.rows} rows")
-        cache = DynamicCache()
-        cache.layers = [_RowsLayer(kb, vb, k, self.length) for kb, vb in self.bufs]
-        out = self.stack.run(cands.to(self.stack.device)[:, None], cache, self.length)  # (k, D)
+        for layer, (kb, vb) in zip(self._cache.layers, self.bufs, strict=True):
+            layer.kbuf, layer.vbuf, layer.rows, layer.length = kb, vb, k, self.length
+            layer.keys, layer.values = kb[:k, :, : self.length], vb[:k, :, : self.length]
+        out = self.stack.run(cands.to(self.stack.device)[:, None], self._cache, self.length)  # (k, D)
         self.meter.count(self.role or getattr(self.stack, "role", "lm"), k)
         return out
 
     def commit(self, row: int, token: int, last: torch.Tensor) -> None:
         """The candidate in `row` (output `last` (1, D)) becomes part of the prefix of every row."""
         t = self.length
-        for kb, vb in self.bufs:
-            kb[:, :, t] = kb[row, :, t].clone()  # (rows, h, d) <- (h, d)
-            vb[:, :, t] = vb[row, :, t].clone()
+        if self.all is not None:  # every layer's keys and values in one copy (L, 2, rows, h, d)
+            self.all[:, :, :, :, t] = self.all[:, :, row, :, t].clone()[:, :, None]
+        for buf in (() if self.all is not None else (b for pair in self.bufs for b in pair)):
+            buf[:, :, t] = buf[row, :, t].clone()  # (rows, h, d) <- (h, d)
         self.length, self.last = t + 1, last
         self.ids = torch.cat([self.ids, self.ids.new_tensor([[token]])], dim=1)  # (1, T + 1)
         if self.length == self.bufs[0][0].shape[2]:
-            self.bufs = [(_grow(kb), _grow(vb)) for kb, vb in self.bufs]
+            self.bufs, self.all = self._alloc(self.bufs, 2 * self.length)
 
     def state(self) -> LMState:
         """The prefix as a one-row state of its own (a copy of row 0)."""
         cache = DynamicCache()
-        cache.layers = []
-        for kb, vb in self.bufs:
-            layer = DynamicLayer()
-            layer.lazy_initialization(kb, vb)
-            layer.keys, layer.values = kb[:1, :, : self.length].clone(), vb[:1, :, : self.length].clone()
-            cache.layers.append(layer)
+        n = self.length
+        cache.layers = [_layer(kb[:1, :, :n].clone(), vb[:1, :, :n].clone()) for kb, vb in self.bufs]
         return LMState(self.stack, self.ids, cache, self.last, self.meter, self.role)
 
 
