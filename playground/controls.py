@@ -9,7 +9,7 @@ This module builds widgets; it wires no events.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gradio as gr
@@ -70,9 +70,3 @@ def values_to_config(specs: Sequence[FieldSpec], values: Sequence[Any]) -> dict[
         if value != spec.default:
             out[spec.name] = value
     return out
-
-
-def config_from(cls: type, values: Mapping[str, Any]) -> dict[str, Any]:
-    """`values_to_config` over a name -> value mapping of `cls.Config`'s fields (missing: default)."""
-    specs = fields(cls.Config)
-    return values_to_config(specs, [values.get(s.name, s.default) for s in specs])
