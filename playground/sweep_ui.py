@@ -24,6 +24,7 @@ from backends.decoders import DECODERS
 from backends.engine import Engine
 from backends.evaluation import UsageError, numeric_settings, plan_sweep, run_sweep
 from playground.gpu import on_accelerator
+from playground.runner import Runs
 from playground.settings import Settings
 
 SWEEP_DEFAULTS = {"args": "w", "rad": "beta", "arm": "beta", "tqstar": "lam", "cd": "lam", "best_of_n": "n",
@@ -87,6 +88,9 @@ def sweep_figures(res: dict[str, Any]) -> list[go.Figure]:
     return figs
 
 
+STOPPED = "**stopped**: the sweep was cancelled; the figures show what had finished"
+
+
 def _progress(res: dict[str, Any]) -> str:
     run = res["run"]
     last = next((d for d in reversed(res["decoders"]) if d["generations"]), None)
@@ -118,27 +122,43 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
         download = gr.File(label="results.json", elem_id="sweep-download")
 
     decoder.change(setting_update, decoder, key, queue=False)
+    runs = Runs()  # each browser session's sweep in flight: Stop sets its flag, the loop ends between generations
 
-    def sweep(preset_name: str, dec: str, k: str, vals: str, w: str, n: Any, text: str) -> Iterator[tuple]:
+    def sweep(preset_name: str, dec: str, k: str, vals: str, w: str, n: Any, text: str,
+              session: str) -> Iterator[tuple]:
         try:
             plan = plan_sweep(dec, k, vals, text.splitlines(), parse_weights(w), preset=preset_name,
                               max_new_tokens=int(n or 0))
         except UsageError as e:
             raise gr.Error(str(e)) from None
-        yield f"**running**: 0 of {len(plan.specs) * len(plan.prompts)} generations", *[None] * 3, None
-        res = None
+        res, cancel = None, runs.start(session)  # before the first message: a Stop may follow it at once
         try:
+            yield f"**running**: 0 of {len(plan.specs) * len(plan.prompts)} generations", *[None] * 3, None
             for res in run_sweep(engine, plan):
+                if cancel.is_set():
+                    yield STOPPED, *sweep_figures(res), None
+                    return
                 yield _progress(res), *sweep_figures(res), None
         except (ConfigError, LookupError) as e:  # e.g. a reward this preset has no model for
             raise gr.Error(f"sweep: {e}") from None
+        finally:
+            runs.finish(session, cancel)
         if res is not None:
             path = Path(tempfile.mkdtemp(prefix="sweep-")) / "results.json"
             path.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
             yield _progress(res), *sweep_figures(res), str(path)
 
-    event = run.click(on_accelerator(sweep, settings.gpu_seconds), [preset, decoder, key, values, weights, max_new,
-                                                                    prompts], [progress, *plots, download],
-                      concurrency_limit=settings.concurrency, concurrency_id="accelerator")
-    stop.click(lambda: "**stopped**: the sweep was cancelled; the figures show what had finished", None, progress,
-               cancels=[event], queue=False)
+    sweep_on_gpu = on_accelerator(sweep, settings.gpu_seconds)
+
+    def start(preset_name: str, dec: str, k: str, vals: str, w: str, n: Any, text: str,
+              request: gr.Request) -> Iterator[tuple]:  # the session is read outside the GPU process
+        yield from sweep_on_gpu(preset_name, dec, k, vals, w, n, text, getattr(request, "session_hash", None) or "")
+
+    run.click(start, [preset, decoder, key, values, weights, max_new, prompts],
+              [progress, *plots, download], concurrency_limit=settings.concurrency, concurrency_id="accelerator")
+
+    def stop_sweep(request: gr.Request) -> str:
+        runs.stop(getattr(request, "session_hash", None) or "")
+        return "**stopping**: after the generation in progress"
+
+    stop.click(stop_sweep, None, progress, queue=False)
