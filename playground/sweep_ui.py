@@ -91,6 +91,13 @@ def sweep_figures(res: dict[str, Any]) -> list[go.Figure]:
 STOPPED = "**stopped**: the sweep was cancelled; the figures show what had finished"
 
 
+def _results_file(res: dict[str, Any]) -> str:
+    """The results as the evaluator's results.json, in a fresh temporary folder (for the download)."""
+    path = Path(tempfile.mkdtemp(prefix="sweep-")) / "results.json"
+    path.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    return str(path)
+
+
 def _progress(res: dict[str, Any]) -> str:
     run = res["run"]
     last = next((d for d in reversed(res["decoders"]) if d["generations"]), None)
@@ -144,9 +151,7 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
         finally:
             runs.finish(session, cancel)
         if res is not None:
-            path = Path(tempfile.mkdtemp(prefix="sweep-")) / "results.json"
-            path.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
-            yield _progress(res), *sweep_figures(res), str(path)
+            yield _progress(res), *sweep_figures(res), _results_file(res)
 
     sweep_on_gpu = on_accelerator(sweep, settings.gpu_seconds)
 
