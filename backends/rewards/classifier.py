@@ -60,25 +60,23 @@ class SequenceClassifier:
         value = head[:, self.label]
         return value.sigmoid() if self.output == "sigmoid" else value
 
-    @torch.no_grad()
-    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
-        """CausalStack: ids (B, n) -> raw head output (B, L) at the last position."""
+    def _hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """ids (B, n) on top of `past` cached positions -> the trunk's hidden states (B, n, D)."""
         b, n = ids.shape
         pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
         mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        hidden = self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                                       past_key_values=cache, use_cache=True).last_hidden_state
-        return self.model.score(hidden[:, -1])  # (B, L)
+        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
+                                     past_key_values=cache, use_cache=True).last_hidden_state
+
+    @torch.no_grad()
+    def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """CausalStack: ids (B, n) -> raw head output (B, L) at the last position."""
+        return self.model.score(self._hidden(ids, cache, past)[:, -1])  # (B, L)
 
     @torch.no_grad()
     def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """SequenceStack: ids (B, n) -> raw head output (B, n, L) at every new position."""
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        hidden = self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                                       past_key_values=cache, use_cache=True).last_hidden_state
-        return self.model.score(hidden)  # (B, n, L)
+        return self.model.score(self._hidden(ids, cache, past))  # (B, n, L)
 
     @torch.no_grad()
     def score_texts(self, texts: Sequence[str], batch_size: int = 32, meter: Meter | None = None) -> torch.Tensor:
