@@ -44,7 +44,7 @@ def main() -> None:
     warm_at_startup(engine, settings.preset)
     store, store_note = open_store(settings.database_url, settings)
     demo = build_ui(engine, settings, store=store, store_note=store_note)
-    demo.launch(**launch_kwargs(settings))
+    demo.launch(**launch_kwargs(settings, demo))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,17 @@ battle (`/next_battle`, which must serve a stored one: a battle that would need 
 as a failure) and votes on it (`/vote_left`, ...). Afterwards the database must hold, per voter,
 exactly the votes the app said were stored, and no battle more than one vote. For scale it also
 times the same clients calling `/annotator` (an HMAC check: what Gradio and gradio_client cost
-per call on this machine, with nothing of the app's own work); a vote is two calls. Used by
+per call on this machine, with nothing of the app's own work); a vote is two calls. Then the
+same number of voters vote through the Arena's JSON API (playground/arena_api.py), each on one
+keep-alive HTTP connection: an id from `/arena_api/annotator`, a battle from `/arena_api/battle`,
+then one `/arena_api/vote` request per vote that also brings the next battle. Used by
 bench/votes.py (`--mode app`); not a test: it prints numbers.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
 import os
 import socket
@@ -87,6 +92,57 @@ def vote_loop(client: object, voter: AppVoter, votes: int, start: threading.Barr
             voter.failed.append(f"{type(error).__name__}: {error}")
 
 
+class JsonClient:
+    """One voter's keep-alive connection to the Arena's JSON API."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def post(self, route: str, body: dict) -> tuple[int, dict]:
+        self.conn.request("POST", f"/arena_api/{route}", json.dumps(body), {"Content-Type": "application/json"})
+        answer = self.conn.getresponse()
+        return answer.status, json.loads(answer.read())
+
+
+def json_loop(port: int, voter: AppVoter, votes: int, start: threading.Barrier) -> None:
+    client = JsonClient(port)
+    try:
+        voter.annotator = client.post("annotator", {})[1]["annotator"]
+        code, body = client.post("battle", {"annotator": voter.annotator, "prompt_set": PROMPT_SET})
+        battle = body.get("battle") if code == 200 else None
+        if battle is None:
+            voter.failed.append(f"battle: {code} {body}")
+        start.wait()
+        for i in range(votes):
+            if battle is None:
+                voter.failed.append("no stored battle was served")
+                break
+            code, body = client.post("vote", {"annotator": voter.annotator, "ticket": battle["ticket"],
+                                              "choice": CHOICES[i % 4], "rationale": f"bench {i}", "next": True})
+            if code == 200 and body.get("stored"):
+                voter.stored += 1
+                battle = body["battle"]
+            else:
+                voter.failed.append(f"vote: {code} {str(body)[:160]}")
+    except Exception as error:  # every failure is counted, none may hide
+        voter.failed.append(f"{type(error).__name__}: {error}")
+    finally:
+        client.conn.close()
+
+
+def run_json(port: int, voters: int, votes: int) -> tuple[list[AppVoter], float]:
+    logs = [AppVoter() for _ in range(voters)]
+    start = threading.Barrier(voters + 1)
+    threads = [threading.Thread(target=json_loop, args=(port, v, votes, start)) for v in logs]
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    for t in threads:
+        t.join()
+    return logs, time.perf_counter() - began
+
+
 def ceiling(clients: list, annotators: list[str], calls: int = 5) -> float:
     """Calls per second of the `/annotator` endpoint from every client at once (`calls` each)."""
     start = threading.Barrier(len(clients) + 1)
@@ -123,22 +179,18 @@ def check(url: str, voters: list[AppVoter]) -> list[str]:
     return problems
 
 
-def run_app(url: str, voters: int, votes: int, backend: str, setup: object, result: type, work: Path) -> object:
-    """One app-API run against `url` (a database only this run uses): a `Result` of bench/votes.py."""
+def run_gradio(port: int, voters: int, votes: int, backend: str) -> tuple[list[AppVoter], float]:
+    """Voters as gradio_client clients (two calls a vote), then the per-call ceiling for scale."""
     from gradio_client import Client
 
-    with Store.open(url) as store:
-        setup(store, voters * votes + 2 * voters, PROMPT_SET)  # the pool, ready before the first voter
-    port = free_port()
-    proc = start_app(url, port, work / f"app-{backend}.log")
+    logs = [AppVoter() for _ in range(voters)]
+    clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _ in range(voters)]
     try:
-        logs = [AppVoter() for _ in range(voters)]
-        clients = [Client(f"http://127.0.0.1:{port}/", verbose=False) for _ in range(voters)]
         for client, voter in zip(clients, logs, strict=True):
             voter.annotator = client.predict("", api_name="/annotator")
         start = threading.Barrier(voters + 1)
-        threads = [threading.Thread(target=vote_loop, args=(c, v, votes, start)) for c, v in zip(clients, logs,
-                                                                                                   strict=True)]
+        threads = [threading.Thread(target=vote_loop, args=(c, v, votes, start))
+                   for c, v in zip(clients, logs, strict=True)]
         for t in threads:
             t.start()
         start.wait()
@@ -149,11 +201,25 @@ def run_app(url: str, voters: int, votes: int, backend: str, setup: object, resu
         rate = ceiling(clients, [v.annotator for v in logs])
         log.info("%s: gradio_client calls/s of the no-op-sized /annotator endpoint, %d clients at once: %.0f "
                  "(a vote is 2 calls)", backend, voters, rate)
+    finally:
         for client in clients:
             client.close()
+    return logs, wall
+
+
+def run_app(url: str, voters: int, votes: int, backend: str, setup: object, result: type, work: Path) -> list:
+    """Two app-API runs against `url` (a database only they use): gradio_client, then the JSON API;
+    one `Result` of bench/votes.py each."""
+    with Store.open(url) as store:
+        setup(store, 2 * (voters * votes + 2 * voters), PROMPT_SET)  # the pool, ready before the first voter
+    port = free_port()
+    proc = start_app(url, port, work / f"app-{backend}.log")
+    runs = []
+    try:
+        runs.append((f"{backend}, Gradio client", *run_gradio(port, voters, votes, backend)))
+        runs.append((f"{backend}, JSON API", *run_json(port, voters, votes)))
     finally:
         proc.terminate()
         proc.wait(30)
-    problems = check(url, logs)
-    return result(backend, voters, votes, voters * votes, sum(v.stored for v in logs), 0,
-                  sum(len(v.failed) for v in logs), wall, tuple(problems))
+    return [result(name, voters, votes, voters * votes, sum(v.stored for v in logs), 0,
+                   sum(len(v.failed) for v in logs), wall, tuple(check(url, logs))) for name, logs, wall in runs]

@@ -9,7 +9,8 @@
 Two modes. `store` (store-direct, described here) and `app` (bench/_votes_app.py: the real app.py
 on loopback in public mode, each voter a `gradio_client.Client` that gets a signed annotator id,
 asks for the next battle, which must come from the pool of stored battles prepared first, and
-votes; then the database must hold exactly the votes the app reported stored). The app mode
+votes; then as many voters through the Arena's JSON API, one HTTP request a vote; each time the
+database must hold exactly the votes the app reported stored). The app mode
 needs a database of its own (a fresh SQLite file; for PostgreSQL `--app-postgres`, a throwaway
 database, since every open `reviews` battle in it may be served).
 
@@ -187,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 targets.append(("postgresql", args.app_postgres))
             else:
                 log.info("PostgreSQL skipped in app mode: pass --app-postgres URL (a throwaway database)")
-            results += [run_app(url, args.voters, args.app_votes, f"app, {name}", setup, Result, Path(tmp))
-                        for name, url in targets]
+            for name, url in targets:
+                results += run_app(url, args.voters, args.app_votes, f"app, {name}", setup, Result, Path(tmp))
     print(table(results))
     if args.mode != "store":
         print("app mode: public mode, vote rate limits off (every voter shares the loopback address)")

@@ -28,6 +28,7 @@ from typing import Any
 
 import gradio as gr
 
+from playground.arena_api import ArenaApi
 from playground.arena_render import (
     GUIDELINES,
     WAITING,
@@ -176,6 +177,8 @@ def build_arena_tab(services: Any, rng: random.Random | None = None) -> ArenaTab
     engine, settings = services.engine, services.settings
     preset = settings.preset if settings.preset in engine.presets else sorted(engine.presets)[0]
     arena = Arena(engine, services.store, pool, preset, rng or random.Random())
+    if settings.arena_api:
+        services.routes.extend(ArenaApi(arena, services.identity, settings.shown).routes())
     tab = _layout(prompt_sets(engine.preset(preset).prompt_sets))
     _wire_guidelines(tab, services.page)
     _wire_battle(tab, arena, services)

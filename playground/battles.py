@@ -43,6 +43,7 @@ from storage import BattleView, Store, StoreError
 CLAIM_S = 600.0  # a battle shown to one annotator is not offered to another for this long
 JUDGED_KEPT = 10_000  # (annotator, prompt set) entries kept before the cache starts over
 SERVE_SCAN = 20  # open battles considered for serving beyond those claimed, fewest votes on their pair first
+SERVE_REFRESH_S = 2.0  # the serving order of open battles is read again after this long
 READY = "Both finished. Which continuation is better? Vote with the buttons or the keys 1 to 4."
 
 
@@ -84,6 +85,10 @@ class Arena:
     # (annotator, prompt set) -> prompts judged: read once, then kept up to date by `vote` (reading
     # them for every vote's progress line cost more than the vote itself)
     judged: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    sets: dict[int, str] = field(default_factory=dict)  # battle id -> its prompt set (it never changes)
+    _order: list[int] = field(default_factory=list)  # open battles in serving order, read at _order_at
+    _order_at: float = float("-inf")
+    _claims_swept: int = 64  # claims held when expired ones are next forgotten
 
     @property
     def preset(self) -> Preset:
@@ -96,38 +101,59 @@ class Arena:
         """Reserve a battle for the session showing it; False if another one did in the last CLAIM_S."""
         now = time.monotonic()
         with self.lock:
-            for bid in [b for b, t in self.claims.items() if now - t > CLAIM_S]:
-                del self.claims[bid]
-            if battle_id in self.claims:
+            if len(self.claims) > self._claims_swept:  # forget expired claims now and then, not on every call
+                self.claims = {b: t for b, t in self.claims.items() if now - t <= CLAIM_S}
+                self._claims_swept = 2 * len(self.claims) + 64
+            held = self.claims.get(battle_id)
+            if held is not None and now - held <= CLAIM_S:
                 return False
             self.claims[battle_id] = now
             return True
 
     def serve(self, prompt_set: str | None) -> ArenaBattle | None:
-        """A stored, open, blind battle of `prompt_set` that nobody is looking at, or None."""
+        """A stored, open, blind battle of `prompt_set` that nobody is looking at, or None.
+
+        The order of open battles (fewest votes on their pair first, weighted at random) is read
+        once per SERVE_REFRESH_S and kept: serving a battle then costs one read of that battle,
+        not a scan of every open battle and vote. The battle's own row is read fresh, so one that
+        was voted on elsewhere meanwhile is passed over."""
         if not prompt_set:
             return None
+        with self.lock:
+            cached = list(self._order) if time.monotonic() - self._order_at < SERVE_REFRESH_S else None
+        if cached is not None:
+            found = self._first_open(cached, prompt_set)
+            if found is not None:
+                return found
         with self.lock:  # look past the battles other sessions hold, or busy hours would fall back to generating
             limit = SERVE_SCAN + len(self.claims)
-        seen: set[int] = set()
         while True:
             needs = self.store.battles_needing_votes(limit, blind=True)
-            for i in weighted_order([n.weight for n in needs], self.rng):
-                bid = needs[i].battle_id
-                if bid in seen or not self.claim(bid):
-                    continue
-                seen.add(bid)
-                try:
-                    view = self.store.battle(bid)
-                except StoreError:
-                    self.release(bid)
-                    raise
-                if view.prompt_set == prompt_set and view.status == "open":
-                    return _shown(view)
-                self.release(bid)
-            if len(needs) < limit:
-                return None  # every open battle was looked at
+            order = [needs[i].battle_id for i in weighted_order([n.weight for n in needs], self.rng)]
+            with self.lock:
+                self._order, self._order_at = order, time.monotonic()
+            found = self._first_open(order, prompt_set)
+            if found is not None or len(needs) < limit:
+                return found  # None: every open battle was looked at
             limit *= 2  # other sessions claimed those meanwhile: look further
+
+    def _first_open(self, order: Sequence[int], prompt_set: str) -> ArenaBattle | None:
+        for bid in order:
+            if self.sets.get(bid, prompt_set) != prompt_set or not self.claim(bid):
+                continue
+            try:
+                view = self.store.battle(bid)
+            except StoreError:
+                self.release(bid)
+                raise
+            with self.lock:
+                if len(self.sets) >= JUDGED_KEPT * 10:
+                    self.sets.clear()
+                self.sets[bid] = view.prompt_set
+            if view.prompt_set == prompt_set and view.status == "open":
+                return _shown(view)
+            self.release(bid)
+        return None
 
     def release(self, battle_id: int) -> None:
         with self.lock:

@@ -95,10 +95,14 @@ class Identity:
         except Forbidden:
             return issue_annotator(self.key)
 
+    def who(self, value: str | None, profile: Any = None) -> str:
+        """The signed-in user, or the id `value` if this server signed it (`Forbidden` otherwise); nothing counted."""
+        return verified_id(profile) if profile is not None else verify_annotator((value or "").strip(), self.key)
+
     def voter(self, value: str | None, profile: gr.OAuthProfile | None = None,
               request: gr.Request | None = None) -> str:
         """The annotator a vote counts for; `Forbidden` for an id this server did not issue, `TooFast` over a limit."""
-        who = verified_id(profile) if profile is not None else verify_annotator((value or "").strip(), self.key)
+        who = self.who(value, profile)
         for limit, key, whose in ((self.per_client, f"client {client_address(request, self.behind_proxy)}",
                                    "from your address"), (self.per_annotator, who, "per annotator")):
             wait = limit.wait_s(key)

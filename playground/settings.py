@@ -23,6 +23,9 @@ Votes and the Arena
     PLAYGROUND_VOTES_PER_MINUTE         votes one annotator may cast per minute (default 30; 0: no limit)
     PLAYGROUND_CLIENT_VOTES_PER_MINUTE  votes one client address may cast per minute, all its annotators
                              together (default 120; 0: no limit)
+    PLAYGROUND_ARENA_API     1 (default): serve the Arena's JSON API for annotation tools and scripts
+                             (POST /arena_api/annotator, /battle, /vote: stored battles only, the page's
+                             id checks and rate limits; playground/arena_api.py); 0: off
 Public deployment
     PLAYGROUND_PUBLIC        1: public mode (the default on a Space, where SPACE_ID is set; 0 turns it off
                              there). Model ids come only from the presets and PLAYGROUND_MODEL_ALLOWLIST,
@@ -73,6 +76,7 @@ class Settings:
     min_votes: int = 10
     votes_per_minute: int = 30
     client_votes_per_minute: int = 120
+    arena_api: bool = True
     public: bool = False
     allowlist: tuple[str, ...] = ()
     login: bool = False
@@ -100,6 +104,7 @@ class Settings:
             votes_per_minute=_count(env, "PLAYGROUND_VOTES_PER_MINUTE", cls.votes_per_minute, "votes"),
             client_votes_per_minute=_count(env, "PLAYGROUND_CLIENT_VOTES_PER_MINUTE", cls.client_votes_per_minute,
                                            "votes"),
+            arena_api=_flag(env, "PLAYGROUND_ARENA_API", cls.arena_api),
             public=public_mode(env),
             allowlist=_list(env.get(ALLOWLIST_ENV, "")),
             login=_flag(env, "PLAYGROUND_HF_LOGIN", space),

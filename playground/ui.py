@@ -62,6 +62,7 @@ class Services:
     identity: Identity | None = None  # issues and checks annotator ids, rate-limits votes (only with a store)
     page: gr.Blocks | None = None  # for page-load events
     store_note: str = NO_STORE  # why there is no store, shown by the tabs that need one
+    routes: list = field(default_factory=list)  # HTTP routes beside Gradio's (the Arena's JSON API)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, 
                 with gr.Tab(spec.label, id=spec.id, elem_id=f"tab-{spec.id}"):
                     spec.build(services)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
+    demo.playground_routes = tuple(services.routes)  # launch_kwargs(settings, demo) serves them
     return demo
 
 
@@ -153,6 +155,9 @@ def page_style() -> dict[str, Any]:
     return {"css": load_css(), "theme": theme()}
 
 
-def launch_kwargs(settings: Settings) -> dict[str, Any]:
-    """Arguments for `demo.launch`: where to listen, and `page_style()`."""
-    return {"server_name": settings.server_name, "server_port": settings.server_port, **page_style()}
+def launch_kwargs(settings: Settings, demo: gr.Blocks | None = None) -> dict[str, Any]:
+    """Arguments for `demo.launch`: where to listen, `page_style()`, and the routes `build_ui` made
+    besides Gradio's (the Arena's JSON API), which the server registers before its own."""
+    routes = list(getattr(demo, "playground_routes", ()))
+    return {"server_name": settings.server_name, "server_port": settings.server_port, **page_style(),
+            **({"app_kwargs": {"routes": routes}} if routes else {})}

@@ -38,12 +38,14 @@ class Saved:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a vote came to. `locked`: the battle takes no further vote (stored, or refused for good)."""
+    """What a vote came to. `locked`: the battle takes no further vote (stored, or refused for good).
+    `refused`: the store turned the vote down (bad input, or a battle it cannot take), not a fault."""
 
     ok: bool
     message: str
     vote: Vote | None = None
     locked: bool = False
+    refused: bool = False
 
 
 def votable(view: PanelView) -> bool:
@@ -110,9 +112,10 @@ def cast(store: Store, battle_id: int | None, annotator: str | None, choice: str
         log.warning("vote on battle %s not stored: %s", battle_id, e)
         return Reply(False, not_stored("Your vote was", e))
     except AlreadyVoted as e:
-        return Reply(False, f"Your earlier vote on this battle is stored and counts: {e.why}", e.vote, locked=True)
+        return Reply(False, f"Your earlier vote on this battle is stored and counts: {e.why}", e.vote, locked=True,
+                     refused=True)
     except Refused as e:
-        return Reply(False, f"Vote refused: {e}", locked=e.field == "vote.battle_id")
+        return Reply(False, f"Vote refused: {e}", locked=e.field == "vote.battle_id", refused=True)
     log.info("vote %s on battle %s: %s", vote.id, battle_id, choice)
     return Reply(True, "Thank you, your vote is stored.", vote, locked=True)
 

@@ -106,8 +106,8 @@ def test_deal_instruction_changes_what_the_policy_sees(engine):
     assert too_long.stop_reason == "error" and "deal.instruction" in too_long.error
 
 
-@pytest.mark.parametrize("decoder,config", [("tqstar", {"k": 2, "rollout_len": 20}), ("cd", {"k": 2, "rollout_len": 20}),
-                                            ("deal", {"k": 2, "lookahead": 20})])
+@pytest.mark.parametrize("decoder,config", [("tqstar", {"k": 2, "rollout_len": 20}),
+                                            ("cd", {"k": 2, "rollout_len": 20}), ("deal", {"k": 2, "lookahead": 20})])
 def test_rollouts_near_the_end_of_the_context_are_cut_with_a_note(engine, decoder, config):
     """A 128-position model, a prompt and new tokens that fill it: rollouts shrink to fit, and say so."""
     prompt_len = len(engine.language_model(engine.preset("fake").policy).encode_prompt(
