@@ -15,7 +15,6 @@ on page load and on Refresh.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,11 +25,11 @@ import gradio as gr
 
 from backends.ranking import leaderboard
 from playground.arena_render import status_html
-from playground.identity import is_verified
+from playground.identity import client_address, is_verified
 from playground.leaderboard_render import agreement_html, heatmap, ratings_html, side_bias_html
 from playground.settings import Settings
 from storage import Store, StoreError, VoteFilter
-from storage.access import Forbidden, require_operator
+from storage.access import Forbidden, TokenGuard, require_operator
 from storage.export import ExportFolder, export
 from storage.queries import pseudonymous
 
@@ -108,10 +107,15 @@ def export_file(store: Store, fmt: str, where: VoteFilter, folder: ExportFolder 
     return path, export(store, fmt, path, where)
 
 
-def operator_check(settings: Settings, token: str | None) -> None:
-    """Pass when protected data may be shown: the right token, or no token configured on a private server."""
+def operator_check(settings: Settings, token: str | None, guard: TokenGuard | None = None,
+                   request: gr.Request | None = None) -> None:
+    """Pass when protected data may be shown: the right token, or no token configured on a private server.
+    With a `guard`, a client that typed too many wrong tokens is refused for a while."""
     if settings.exports or settings.public:
-        require_operator(token, settings.operator_env)
+        if guard is None:
+            require_operator(token, settings.operator_env)
+        else:
+            guard.check(token, settings.operator_env, client_address(request, settings.login))
 
 
 def _layout(settings: Settings) -> LeaderboardTab:
@@ -174,11 +178,13 @@ def build_leaderboard_tab(services: Any) -> LeaderboardTab | None:
 
 
 def _wire_operator(tab: LeaderboardTab, store: Store, settings: Settings) -> None:
-    """Exports and the annotator table, each behind `operator_check`."""
+    """Exports and the annotator table, each behind `operator_check` (wrong tokens limited per client)."""
+    guard = TokenGuard()
+
     def save(fmt: str, token: str | None, blind: bool, prompt_set: str | None, since: str | None,
-             until: str | None, verified: bool = False) -> dict:
+             until: str | None, verified: bool = False, request: gr.Request | None = None) -> dict:
         try:
-            operator_check(settings, token)
+            operator_check(settings, token, guard, request)
             path, n = export_file(store, fmt, vote_filter(blind, prompt_set, since, until))
         except Forbidden as e:
             return {tab.status: status_html(f"Nothing was exported: {e}", "error"), tab.file: None}
@@ -190,9 +196,9 @@ def _wire_operator(tab: LeaderboardTab, store: Store, settings: Settings) -> Non
                 tab.file: str(path)}
 
     def annotators(token: str | None, blind: bool, prompt_set: str | None, since: str | None, until: str | None,
-                   verified: bool = False) -> str:
+                   verified: bool = False, request: gr.Request | None = None) -> str:
         try:
-            operator_check(settings, token)
+            operator_check(settings, token, guard, request)
             rows = board_rows(store, vote_filter(blind, prompt_set, since, until), verified)
             board = leaderboard(rows, resamples=100, seed=0, min_votes=settings.min_votes)
         except Forbidden as e:
@@ -203,7 +209,16 @@ def _wire_operator(tab: LeaderboardTab, store: Store, settings: Settings) -> Non
 
     token = [tab.token] if tab.token is not None else [gr.State(None)]
     for fmt, button in tab.exports.items():
-        button.click(functools.partial(save, fmt), token + tab.filters(), [tab.status, tab.file],
+        button.click(_bound(save, fmt), token + tab.filters(), [tab.status, tab.file],
                      show_progress="full", api_visibility="private")
     tab.annotators.click(annotators, token + tab.filters(), tab.operator, show_progress="full",
                          api_visibility="private")
+
+
+def _bound(save, fmt: str):
+    """`save` with its format fixed, keeping a signature Gradio reads (it injects `request` by its type)."""
+    def export(token: str | None, blind: bool, prompt_set: str | None, since: str | None, until: str | None,
+               verified: bool = False, request: gr.Request | None = None) -> dict:
+        return save(fmt, token, blind, prompt_set, since, until, verified, request)
+    export.format = fmt  # type: ignore[attr-defined]  # tests find the handler by it
+    return export

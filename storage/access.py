@@ -11,6 +11,8 @@ or make ids up. The key is `PLAYGROUND_ANNOTATOR_SECRET` (else one random key pe
 then last until the app restarts).
 
     require_operator(typed_token)              # returns None, or raises Forbidden with a plain message
+    guard = TokenGuard()                       # the same, at most 5 wrong tokens per client in 10 minutes
+    guard.check(typed_token, client="203.0.113.7")
     key = annotator_key()
     who = issue_annotator(key)                 # "anon-Xy3...-k2.9f1c..." (fits the annotator column)
     verify_annotator(who, key)                 # -> who; a forged or edited id raises Forbidden
@@ -20,9 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import os
 import secrets
+import threading
+import time
+from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from storage.errors import StoreError
 
@@ -35,6 +42,10 @@ _PROCESS_KEY = secrets.token_bytes(32)
 
 class Forbidden(StoreError):
     """Protected data asked for without the operator's token; nothing was read."""
+
+
+class WrongToken(Forbidden):
+    """A token was given and it is not the operator's."""
 
 
 def operator_token(environ: Mapping[str, str] | None = None) -> str | None:
@@ -65,7 +76,38 @@ def require_operator(token: str | None, environ: Mapping[str, str] | None = None
         raise Forbidden("this needs the operator token; type it to continue")
     given = token.strip().encode("utf-8", "surrogatepass")
     if not hmac.compare_digest(given, expected.encode("utf-8", "surrogatepass")):
-        raise Forbidden("wrong operator token; nothing was exported")
+        raise WrongToken("wrong operator token; nothing was exported")
+
+
+@dataclass
+class TokenGuard:
+    """`require_operator` with at most `tries` wrong tokens per client in any `window_s`; past that,
+    every try from that client is refused (right or wrong, so guessing learns nothing) until the
+    oldest wrong one leaves the window. Thread-safe; one per app."""
+
+    tries: int = 5
+    window_s: float = 600.0
+    _wrong: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def check(self, token: str | None, environ: Mapping[str, str] | None = None, client: str = "unknown") -> None:
+        now = time.monotonic()
+        with self._lock:
+            wrong = self._wrong.setdefault(client, deque())
+            while wrong and now - wrong[0] >= self.window_s:
+                wrong.popleft()
+            if len(wrong) >= self.tries:
+                wait = math.ceil(self.window_s - (now - wrong[0]))
+                raise Forbidden(f"too many wrong operator tokens from your address ({self.tries} in "
+                                f"{round(self.window_s / 60)} minutes); try again in {wait} s")
+        try:
+            require_operator(token, environ)
+        except WrongToken:
+            with self._lock:
+                self._wrong.setdefault(client, deque()).append(now)
+                if len(self._wrong) > 10_000:  # forget clients whose wrong tries all left the window
+                    self._wrong = {c: d for c, d in self._wrong.items() if d and now - d[-1] < self.window_s}
+            raise
 
 
 def annotator_key(environ: Mapping[str, str] | None = None) -> bytes:

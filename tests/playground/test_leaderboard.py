@@ -5,7 +5,6 @@ public server without one, and the public board names no annotator."""
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -100,8 +99,7 @@ def test_exports_write_the_right_rows(store, tmp_path):
 
 def test_the_export_and_refresh_buttons_as_gradio_calls_them(store):
     demo = build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=store)
-    handlers = {f.fn.args[0]: f.fn for f in demo.fns.values()
-                if isinstance(f.fn, functools.partial) and f.fn.args and f.fn.args[0] in ("dpo", "kto", "battles")}
+    handlers = {f.fn.format: f.fn for f in demo.fns.values() if getattr(f.fn, "format", None)}
     assert set(handlers) == {"dpo", "kto", "battles"}
     out = {c.elem_id: v for c, v in handlers["kto"](None, True, ALL, None, None).items()}
     assert "Exported 4 kto rows" in out["lb-status"] and out["export-file"].endswith(".jsonl")
@@ -121,8 +119,7 @@ TOKEN = "operator-token-0123456789"
 
 
 def _handlers(demo) -> dict:
-    out = {f.fn.args[0]: f.fn for f in demo.fns.values()
-           if isinstance(f.fn, functools.partial) and f.fn.args and f.fn.args[0] in ("dpo", "kto", "battles")}
+    out = {f.fn.format: f.fn for f in demo.fns.values() if getattr(f.fn, "format", None)}
     for f in demo.fns.values():
         if getattr(f.fn, "__name__", "") in ("refresh", "annotators"):
             out[f.fn.__name__] = f.fn
@@ -205,3 +202,21 @@ def test_pairs_that_never_met_are_blank_cells_that_say_so():
         blank = {(x, y) for x, y in zip(dots.x, dots.y, strict=True)}
         assert (cells.x[c], cells.y[a]) in blank and (cells.x[a], cells.y[a]) in blank
         assert len(blank) == 3 + 2 and set(dots.hovertext) == {"no battles"}
+
+
+def test_guessing_the_operator_token_is_stopped_per_client(store):
+    guarded = _handlers(build_ui(PresetEngine(scripts()), Settings(preset="fake", public=True, operator_token=TOKEN),
+                                 store=store))
+
+    class Client:  # what Gradio injects: the socket peer is the client address
+        def __init__(self, host: str):
+            self.headers: dict = {}
+            self.client = type("Peer", (), {"host": host})()
+
+    guesser, other = Client("198.51.100.1"), Client("198.51.100.2")
+    for i in range(5):
+        guarded["annotators"](f"guess-{i:020d}", False, ALL, None, None, request=guesser)
+    out = {c.elem_id: v for c, v in guarded["dpo"](TOKEN, True, ALL, None, None, request=guesser).items()}
+    assert "too many wrong operator tokens" in out["lb-status"] and out["export-file"] is None
+    out = {c.elem_id: v for c, v in guarded["dpo"](TOKEN, True, ALL, None, None, request=other).items()}
+    assert "Exported 1 dpo rows" in out["lb-status"]

@@ -99,3 +99,26 @@ def test_the_export_command_line_fails_in_one_line_with_status_2(tmp_path, args,
 def test_a_store_url_that_does_not_parse_is_refused():
     with pytest.raises(Refused, match="cannot be parsed as a database URL"):
         Store.open("::::")
+
+
+def test_the_token_guard_stops_guessing_per_client_and_forgets_after_the_window(monkeypatch):
+    from storage import access
+
+    clock = [1000.0]
+    monkeypatch.setattr(access.time, "monotonic", lambda: clock[0])
+    env = {TOKEN_ENV: "x" * 20}
+    guard = access.TokenGuard(tries=3, window_s=60)
+    for _ in range(3):
+        with pytest.raises(access.WrongToken):
+            guard.check("guess", env, client="a")
+    with pytest.raises(Forbidden, match=r"too many wrong operator tokens.*try again in 60 s"):
+        guard.check("x" * 20, env, client="a")  # even the right token: guessing learns nothing
+    guard.check("x" * 20, env, client="b")  # another client is not held back
+    clock[0] += 30
+    with pytest.raises(Forbidden, match="try again in 30 s"):
+        guard.check("x" * 20, env, client="a")
+    clock[0] += 30
+    guard.check("x" * 20, env, client="a")  # the wrong tries left the window
+    with pytest.raises(Forbidden, match="this needs the operator token"):
+        guard.check("", env, client="c")  # no token typed is not a guess
+    guard.check("x" * 20, env, client="c")
