@@ -64,8 +64,17 @@ def check_model_id(model_id: Any, allowed: Collection[str], *, field: str = "mod
         raise ModelNotAllowed(f"{field}: a model id is at most {MAX_ID_CHARS} printable characters")
     if not (public_mode() if public is None else public) or model_id in allowed:
         return model_id
-    choices = ", ".join(sorted(allowed)) or "none"
+    choices = _offered(allowed)
     if PATH_LIKE.search(model_id):
         raise ModelNotAllowed(f"{field}: folders and paths are not accepted on this public server; "
                               f"choose one of: {choices}")
     raise ModelNotAllowed(f"{field}={model_id!r} is not offered on this public server; choose one of: {choices}")
+
+
+def _offered(allowed: Collection[str]) -> str:
+    """The allowed ids a visitor may be told: a model given to a preset as a server folder is counted, not named."""
+    named = sorted(i for i in allowed if not PATH_LIKE.search(i))
+    folders = len(allowed) - len(named)
+    if folders:
+        named.append(f"{folders} more of the operator's presets (choose them by preset)")
+    return ", ".join(named) or "none"

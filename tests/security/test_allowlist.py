@@ -30,3 +30,12 @@ def test_a_path_that_exists_and_one_that_does_not_get_the_same_answer(tmp_path):
         answers.append(str(info.value))
     assert answers[0] == answers[1] and str(tmp_path) not in answers[0]
     assert answers[0].startswith("dpo_implicit.aligned: folders and paths are not accepted")
+
+
+def test_a_refusal_names_no_server_folder_of_the_operator():
+    allowed = {"zoo:tiny-sft", "org/model", "/srv/models/private-rm", "./runs/dpo/aligned"}
+    with pytest.raises(ModelNotAllowed) as info:
+        check_model_id("other/model", allowed, field="tqstar.baseline", public=True)
+    message = str(info.value)
+    assert "zoo:tiny-sft" in message and "org/model" in message and "2 more of the operator's presets" in message
+    assert "/srv" not in message and "runs/dpo" not in message
