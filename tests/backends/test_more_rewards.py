@@ -74,3 +74,21 @@ def _other_lm(tiny_models) -> str:
                         ).save_pretrained(folder)
         tok.save_pretrained(folder)
     return str(folder)
+
+
+def test_the_default_embedder_comes_from_its_package_before_any_download(fake_preset, tiny_models, monkeypatch):
+    import backends.engine as engine_module
+    from backends.engine import Engine
+    from backends.rewards import DEFAULT_EMBEDDER
+
+    asked = []
+    real = engine_module.load_pretrained
+
+    def loading(cls, model_id, *args, **kwargs):
+        asked.append(model_id)
+        return real(cls, model_id, *args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "packaged_minilm", lambda: tiny_models["embedder"])
+    monkeypatch.setattr(engine_module, "load_pretrained", loading)
+    embedder = Engine(device="cpu", presets={"fake": fake_preset}).embedder(DEFAULT_EMBEDDER)
+    assert asked == [tiny_models["embedder"]] and embedder.name == DEFAULT_EMBEDDER  # the hub id is never tried
