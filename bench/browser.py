@@ -32,106 +32,21 @@ import importlib.util
 import inspect
 import itertools
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._browser_app import CHROMIUM, CHROMIUM_ARGS, INSTRUMENT_JS, start_app, start_busy
+
 PROMPT = "Write a review of the film"
 HEAVY = ("sampling", "args", "tqstar", "deal")
 TIMEOUT_MS = 240_000
 
-# Installed before any page script: long tasks, click timestamps, page readiness, panel observers.
-INSTRUMENT_JS = """
-window.__bench = {lt: [], clicks: {}, ready: null, panels: []};
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) window.__bench.lt.push([e.startTime, e.duration]);
-}).observe({type: 'longtask', buffered: true});
-document.addEventListener('pointerdown', (e) => {
-  const b = e.target.closest && e.target.closest('#run, #stop');
-  if (b) window.__bench.clicks[b.id] = e.timeStamp;
-}, true);
-const readyObs = new MutationObserver(() => {
-  const box = document.querySelector('#prompt textarea');
-  if (box && !box.disabled) { window.__bench.ready = performance.now(); readyObs.disconnect(); }
-});
-readyObs.observe(document, {childList: true, subtree: true});
-window.__bench.watch = (n) => {
-  const b = window.__bench;
-  b.panels.forEach((p) => p.obs.disconnect());
-  b.panels = [];
-  b.clicks = {};
-  for (let i = 0; i < n; i++) {
-    const el = document.getElementById('tokens-' + i);
-    const rec = {changes: [], statuses: [], reset: null, final: null, count: -1, status: null, armed: false};
-    const check = () => {
-      const now = performance.now();
-      const count = el.querySelectorAll('.tok').length;
-      if (count !== rec.count) { rec.count = count; if (rec.armed) rec.changes.push([now, count]); }
-      const s = (el.querySelector('.status') || {}).textContent || '';
-      const fin = /stopped:|error:/.test(s);
-      if (rec.armed && !fin && rec.reset === null) rec.reset = now;
-      if (rec.armed && fin && rec.reset !== null && rec.final === null) rec.final = now;
-      if (s !== rec.status) { rec.status = s; if (rec.armed) rec.statuses.push([now, s]); }
-    };
-    rec.check = check;
-    rec.obs = new MutationObserver(check);
-    rec.obs.observe(el, {childList: true, subtree: true, characterData: true});
-    check();
-    rec.armed = true;
-    b.panels.push(rec);
-  }
-};
-window.__bench.result = () => {
-  const b = window.__bench;
-  return {lt: b.lt, clicks: b.clicks, panels: b.panels.map((p) => ({changes: p.changes, statuses: p.statuses,
-          reset: p.reset, final: p.final}))};
-};
-"""
 ALL_FINAL = "() => window.__bench.panels.every((p) => p.final !== null)"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_app(workdir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """app.py on the embedded zoo, offline, on a free port, with a throwaway SQLite database."""
-    port = free_port()
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_SERVER_PORT=str(port), PLAYGROUND_PRESET="embedded",
-               DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}", GRADIO_ANALYTICS_ENABLED="False")
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"app.py exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.terminate()
-    raise SystemExit(f"app.py did not answer on {url} within 300 s; see {log_path}")
-
-
-def start_busy(seconds: float) -> subprocess.Popen:
-    """A CPU-burning process pinned to core 0, ending by itself after `seconds` at the latest."""
-    code = f"import os,time\nos.sched_setaffinity(0,{{0}})\nend=time.time()+{seconds}\nwhile time.time()<end: pass\n"
-    return subprocess.Popen([sys.executable, "-c", code])
 
 
 # ---- page actions ---------------------------------------------------------------------------------
@@ -347,6 +262,37 @@ def report(results: dict[str, list[float]]) -> None:
     print(" ".join(f"{k}={median(v):.3f}" for k, v in results.items()))
 
 
+def measure_all(browser, url: str, out: Path, runs: int, want: Callable[[str], bool]) -> dict[str, list[float]]:
+    """Every wanted measure in one browser; a measure that fails is reported and the others still run."""
+    results: dict[str, list[float]] = {}
+    if want("load"):
+        results |= measure_page_load(browser, url, runs)
+    page = new_page(browser, url, (1280, 800))
+    steps = [("first", lambda: measure_first_token(page, runs)), ("heavy", lambda: measure_heavy(page, runs)),
+             ("stop", lambda: measure_stop(page, runs)), ("solo", lambda: measure_solo(page, runs)),
+             ("inspector", lambda: measure_inspector(page))]
+    for name, step in steps:
+        if want(name):
+            try:
+                results |= step()
+            except Exception as e:  # report what was measured, say what failed
+                print(f"{name}: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
+    page.close()
+    arena = arena_measure()
+    if arena is not None and want("arena"):
+        page = new_page(browser, url, (1280, 800))
+        try:
+            numbers = arena(page, url, out) if "out" in inspect.signature(arena).parameters else arena(page, url)
+            results |= {k: [float(v)] for k, v in numbers.items() if isinstance(v, int | float)}
+        except Exception as e:  # report what was measured, say what failed
+            print(f"arena: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
+        page.close()
+    if want("shots"):
+        for path in screenshots(browser, url, out):
+            print(f"screenshot: {path}")
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each measure (default 3)")
@@ -362,44 +308,15 @@ def main(argv: list[str] | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
     only = {s.strip() for s in args.only.split(",") if s.strip()}
-    want = (lambda name: not only or name in only)  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
         out = args.out or Path(tmp) / "shots"
         out.mkdir(parents=True, exist_ok=True)
         app, url = start_app(Path(tmp), out / "app.log")
         busy = start_busy(1800) if args.busy else None
-        results: dict[str, list[float]] = {}
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                if want("load"):
-                    results |= measure_page_load(browser, url, args.runs)
-                page = new_page(browser, url, (1280, 800))
-                steps = [("first", lambda: measure_first_token(page, args.runs)),
-                         ("heavy", lambda: measure_heavy(page, args.runs)),
-                         ("stop", lambda: measure_stop(page, args.runs)),
-                         ("solo", lambda: measure_solo(page, args.runs)),
-                         ("inspector", lambda: measure_inspector(page))]
-                for name, step in steps:
-                    if want(name):
-                        try:
-                            results |= step()
-                        except Exception as e:  # report what was measured, say what failed
-                            print(f"{name}: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
-                page.close()
-                arena = arena_measure()
-                if arena is not None and want("arena"):
-                    page = new_page(browser, url, (1280, 800))
-                    try:
-                        numbers = arena(page, url, out) if "out" in inspect.signature(arena).parameters \
-                            else arena(page, url)
-                        results |= {k: [float(v)] for k, v in numbers.items() if isinstance(v, int | float)}
-                    except Exception as e:  # report what was measured, say what failed
-                        print(f"arena: failed: {type(e).__name__}: {str(e)[:300]}", flush=True)
-                    page.close()
-                if want("shots"):
-                    for path in screenshots(browser, url, out):
-                        print(f"screenshot: {path}")
+                results = measure_all(browser, url, out, args.runs, lambda name: not only or name in only)
                 browser.close()
         finally:
             if busy is not None:

@@ -1,7 +1,7 @@
 """Readable names for stored configuration labels: `tqstar k=5 rollout_len=8` for
 `tqstar(baseline="", ..., k=5, ..., rollout_len=8, ...) [sentiment=1.0]`.
 
-The store names a configuration by its full label (`storage.validate.config_label`: every config
+The store names a configuration by its full label (`storage.validate.stored_label`: every config
 value, the reward weights, a non-default preset); the leaderboard ranks by it and the exports
 keep it. This module reads such a label back and names it by `backends.config.config_label`
 (the decoder and the settings that differ from its defaults). Shown next to other labels

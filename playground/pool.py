@@ -32,7 +32,7 @@ from backends.decoders import DECODERS
 from backends.presets import Preset
 from backends.registry import UnknownName
 from playground.requests import rewards_for
-from storage.validate import config_label
+from storage.validate import stored_label
 
 DEFAULT_POOL = Path(__file__).resolve().parents[1] / "assets" / "arena" / "pool.json"
 SEED_LIMIT = 2**31
@@ -58,7 +58,7 @@ class Contender:
     def label(self, preset: str) -> str:
         """The label storage gives this configuration's generations (the leaderboard's row name)."""
         full = build_config(DECODERS.get(self.decoder).Config, dict(self.config)).to_dict()
-        return config_label(self.decoder, full, dict(self.rewards or {}), preset)
+        return stored_label(self.decoder, full, dict(self.rewards or {}), preset)
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,7 @@ def generation(record: Mapping[str, Any]) -> dict[str, Any]:
     if stop is not None and stop not in STOP_REASONS:
         raise Refused("generation.stop_reason", stop, f"must be one of {', '.join(STOP_REASONS)} or None")
     reward = _number(merged, "reward", int | float, "must be a number or None")
-    label = _text(merged, "label", limit=LABEL_CHARS) or config_label(decoder, config, rewards, preset)
+    label = _text(merged, "label", limit=LABEL_CHARS) or stored_label(decoder, config, rewards, preset)
     return dict(
         prompt=_text(merged, "prompt", required=True), prompt_set=_text(merged, "prompt_set", limit=64),
         decoder=decoder, label=label, config=config, rewards=rewards, preset=preset, request=request,
@@ -238,7 +238,7 @@ def generation(record: Mapping[str, Any]) -> dict[str, Any]:
         error=_generated(merged, "error") if isinstance(merged.get("error"), str) else None)
 
 
-def config_label(decoder: str, config: Mapping[str, Any], rewards: Mapping[str, Any], preset: str = "embedded") -> str:
+def stored_label(decoder: str, config: Mapping[str, Any], rewards: Mapping[str, Any], preset: str = "embedded") -> str:
     """`args(k=10, w=1.5) [sentiment=1.0]`: decoder, every config value, reward weights, non-default preset.
 
     Labels longer than the column are clipped and made unique with a hash of the full text.

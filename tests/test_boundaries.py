@@ -110,7 +110,6 @@ SIZED = ("app.py", "backends", "storage", "playground", "bench")  # everything b
 KNOWN = {
     "backends/zoo/corpus.py": "module; the zoo rebuild (issue 14) is rewriting it in its worktree",
     "backends/zoo/lexicon.py": "module; the zoo rebuild (issue 14)",
-    "bench/browser.py": "module and main(); the Compare helper's bench (issue 16)",
 }
 
 

@@ -13,7 +13,7 @@ from backends.config import Config, ConfigError, config_label, param
 from backends.decoders import DECODERS
 from playground.labels import parse_label, short_label, short_labels
 from playground.pool import Contender
-from storage.validate import config_label as stored_label
+from storage.validate import stored_label
 
 
 @dataclass(frozen=True)
