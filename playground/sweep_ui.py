@@ -23,6 +23,7 @@ from backends.config import ConfigError
 from backends.decoders import DECODERS
 from backends.engine import Engine
 from backends.evaluation import UsageError, numeric_settings, plan_sweep, run_sweep
+from backends.evaluation.live_sweep import check_public
 from playground.gpu import on_accelerator
 from playground.runner import Runs
 from playground.settings import Settings
@@ -136,6 +137,8 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
         try:
             plan = plan_sweep(dec, k, vals, text.splitlines(), parse_weights(w), preset=preset_name,
                               max_new_tokens=int(n or 0))
+            if settings.public:
+                check_public(plan)
         except UsageError as e:
             raise gr.Error(str(e)) from None
         res, cancel = None, runs.start(session)  # before the first message: a Stop may follow it at once

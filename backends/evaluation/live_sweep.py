@@ -24,6 +24,8 @@ from backends.evaluation.results import results
 from backends.rewards import REWARDS
 
 MAX_VALUES, MAX_PROMPTS = 8, 8
+# A public server shares one accelerator among its visitors: a sweep there is held to this much.
+PUBLIC_GENERATIONS, PUBLIC_TOKENS = 16, 64
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,17 @@ def plan_sweep(decoder: str, key: str, values: str, prompts: Sequence[str], rewa
                                                                            (reward_config or {}).items()},
                            samples=1, seed=seed, max_new_tokens=max_new_tokens)
     return SweepPlan(specs, [Prompt(index=i, text=t) for i, t in enumerate(texts)], settings)
+
+
+def check_public(plan: SweepPlan) -> None:
+    """A public server's limits on one sweep (values x prompts generations, new tokens each)."""
+    n = len(plan.specs) * len(plan.prompts)
+    if n > PUBLIC_GENERATIONS:
+        raise UsageError(f"values x prompts: {len(plan.specs)} x {len(plan.prompts)} = {n} generations; this public "
+                         f"server runs at most {PUBLIC_GENERATIONS} a sweep (fewer values or prompts)")
+    if plan.settings.max_new_tokens > PUBLIC_TOKENS:
+        raise UsageError(f"max new tokens: {plan.settings.max_new_tokens}; this public server sweeps at most "
+                         f"{PUBLIC_TOKENS} a generation")
 
 
 def run_info(plan: SweepPlan, engine, done: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from backends.evaluation.inputs import UsageError
-from backends.evaluation.live_sweep import numeric_settings, plan_sweep, run_sweep
+from backends.evaluation.live_sweep import PUBLIC_GENERATIONS, check_public, numeric_settings, plan_sweep, run_sweep
 
 PROMPTS = ["Write a review of the film"]
 
@@ -35,6 +35,16 @@ def test_bad_input_is_refused_naming_the_field_and_value(args, named):
     assert named in str(err.value), str(err.value)
     if args[2] == "0,5":
         assert str(err.value).startswith("values:") and "0" in str(err.value)
+
+
+def test_a_public_server_holds_a_sweep_to_its_budget():
+    check_public(plan_sweep("args", "w", "0,1,3,5", PROMPTS * 4, {"sentiment": 1.0}, max_new_tokens=64))
+    big = plan_sweep("args", "w", "0,1,3,5,8", PROMPTS * 4, {"sentiment": 1.0}, max_new_tokens=24)
+    assert len(big.specs) * len(big.prompts) > PUBLIC_GENERATIONS
+    with pytest.raises(UsageError, match=r"values x prompts: 5 x 4 = 20 generations"):
+        check_public(big)
+    with pytest.raises(UsageError, match="max new tokens: 65"):
+        check_public(plan_sweep("args", "w", "0,1", PROMPTS, {"sentiment": 1.0}, max_new_tokens=65))
 
 
 def test_no_prompt_or_no_reward_is_refused():
