@@ -81,7 +81,8 @@ class Claims:
             points.append((wa, wb, got.get(a, float("nan")), got.get(b, float("nan"))))
         ra, rb = [p[2] for p in points], [p[3] for p in points]
         mono = (ra[0] >= ra[1] >= ra[2]) and (rb[0] <= rb[1] <= rb[2])
-        rows = [[f"args {a}={wa} {b}={wb}", f"{x:.3f}", f"{y:.3f}", "", ""] for wa, wb, x, y in points]
+        rows = [[f"args weights {a}={wa}, {b}={wb} -> {a}, {b}", f"{x:.3f}", f"{y:.3f}", "", ""]
+                for wa, wb, x, y in points]
         rows.append(["end to end", f"{ra[0] - ra[2]:+.3f}", f"{rb[2] - rb[0]:+.3f}", "monotonic, each >= 0.2",
                      _ok(mono and ra[0] - ra[2] >= 0.2 and rb[2] - rb[0] >= 0.2)])
         return rows
@@ -117,8 +118,12 @@ def _ok(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
+HEADERS = {"weights": ("first reward", "second reward")}  # the other sections: a reward and its gain
+
+
 def table(title: str, rows: list[list]) -> str:
-    head = ["| " + title + " | value | vs reference | bar | ok |", "|---|---:|---:|---|---|"]
+    first, second = HEADERS.get(title, ("reward", "vs reference"))
+    head = [f"| {title} | {first} | {second} | bar | ok |", "|---|---:|---:|---|---|"]
     return "\n".join(head + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
