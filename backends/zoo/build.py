@@ -173,7 +173,7 @@ def build(out: Path = ZOO_DIR, only: str | Sequence[str] | None = None, force: b
     threads: pin the CPU threads (bitwise reproducible runs); None picks 1 or all as training goes.
     """
     only = [only] if isinstance(only, str) else only
-    from backends.zoo import aligned, features, stages  # noqa: F401  registers the stages
+    from backends.zoo import aligned, features, ontopic, stages  # noqa: F401  registers the stages
 
     ctx = Context(out=Path(out), quick=quick, threads=threads)
     ctx.out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ This module trains nothing and writes nothing.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +30,12 @@ BARS: dict[str, tuple[str, float]] = {
     "eos_rate": (">=", 0.95),
     "pairwise_acc": (">=", 0.95),
     "pairwise_acc_first_half": (">=", 0.90),
+    # Sampled replies (T = 0.8, 48 tokens) to held-out review prompts that mention the distinctive
+    # word of the name: names from the corpus's generator, and hand-written ones (backends.zoo.heldout).
+    "on_topic_generator": (">=", 0.95),
+    "on_topic_handwritten": (">=", 0.90),
 }
+ZOO_MAX_BYTES = 150e6
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,23 @@ def sample_replies(model, tokenizer, prompts: Sequence[str], config: EvalConfig,
     for i, reply in zip(order, replies, strict=True):
         by_prompt[i] = reply
     return by_prompt
+
+
+def mentions(reply: str, word: str) -> bool:
+    """Whether `reply` holds `word` as a whole word, ignoring case."""
+    return re.search(rf"(?<![A-Za-z']){re.escape(word)}(?![A-Za-z])", reply, re.IGNORECASE) is not None
+
+
+def on_topic_rate(model, tokenizer, items: Sequence[dict], config: EvalConfig, samples: int = 1) -> tuple[float, list]:
+    """Fraction of sampled replies to `items` ({"prompt", "subject"}) that mention the subject, and
+    the (prompt, subject, reply, hit) rows."""
+    from backends.zoo.corpus import format_prompt
+
+    rows = [item for item in items for _ in range(samples)]
+    replies = sample_replies(model, tokenizer, [format_prompt(item["prompt"]) for item in rows], config)
+    judged = [(item["prompt"], item["subject"], reply, mentions(reply, item["subject"]))
+              for item, (reply, _) in zip(rows, replies, strict=True)]
+    return sum(hit for *_, hit in judged) / max(1, len(judged)), judged
 
 
 def word_trigrams(text: str) -> list[tuple[str, ...]]:
@@ -245,6 +268,12 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
     heldout = corpus.generate(split["n_heldout"], split["heldout_seed"])
     tokenizer = load_tokenizer(zoo_dir / "tokenizer")
     measured = {}
+    if "on-topic" in manifest["stages"] and "tiny-sft" in models:
+        from backends.zoo.ontopic import OnTopicConfig, on_topic_metrics
+
+        config = dict(manifest["stages"]["on-topic"]["config"])
+        config["sampling"] = EvalConfig(**config["sampling"])
+        measured["on-topic"] = on_topic_metrics(models["tiny-sft"], tokenizer, OnTopicConfig(**config))[0]
     for name, model in models.items():
         config = manifest["stages"].get(name, {}).get("config", {})
         if "bars" not in manifest["stages"].get(name, {}).get("metrics", {}) or "eval" not in config:
@@ -279,9 +308,11 @@ def table(manifest: dict, measured: dict[str, dict]) -> tuple[str, bool]:
             lines.append(f"{name:<22} {metric:<26} {built:>9.4f} {shown}  {direction} {threshold:<5} "
                          f"{'yes' if ok else 'NO'}")
     times = ", ".join(f"{name} {stage['wall_s']:.0f}" for name, stage in manifest["stages"].items())
-    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s (bar <= 480 s): {times}")
-    size_ok = manifest.get("total_bytes", 0) < 40e6
-    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar < 40 MB) {'yes' if size_ok else 'NO'}")
+    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s "
+                 f"(budget {manifest.get('build_budget_s', float('nan')):.0f} s): {times}")
+    size_ok = manifest.get("total_bytes", 0) <= ZOO_MAX_BYTES
+    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar <= {ZOO_MAX_BYTES / 1e6:.0f} MB) "
+                 f"{'yes' if size_ok else 'NO'}")
     return "\n".join(lines), all_ok and size_ok
 
 

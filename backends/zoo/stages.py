@@ -24,15 +24,17 @@ from backends.zoo.tokenizer import TokenizerConfig, load_tokenizer, round_trip_f
 from backends.zoo.train import ModelShape, TrainConfig, train_policy, train_reward_model
 
 ATTRIBUTES = ("sentiment", "informative", "politeness")
-SFT_TRAIN = TrainConfig(steps=900, batch_size=32, lr=3e-3, warmup_steps=30)
+# Packed rows of 512 tokens (about seven texts each): 8 rows a step.
+SFT_TRAIN = TrainConfig(steps=800, batch_size=8, lr=3e-3, warmup_steps=40)
+SFT_SHAPE = ModelShape(n_layer=4, n_embd=128, n_head=4, n_positions=512)
 RM_TRAIN = TrainConfig(steps=300, batch_size=32, lr=1e-3, warmup_steps=20)
 # Sentiment and politeness are stated in a reply's first words; counting details takes longer to learn.
-RM_STEPS = {"sentiment": 100, "informative": 250, "politeness": 100}
+RM_STEPS = {"sentiment": 100, "informative": 200, "politeness": 100}
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    n_train: int = field(default=60_000, metadata={"help": "training examples, generated from train_seed"})
+    n_train: int = field(default=100_000, metadata={"help": "training examples, generated from train_seed"})
     train_seed: int = field(default=0, metadata={"help": "corpus.generate seed of the training split"})
     n_heldout: int = field(default=2_000, metadata={"help": "held-out examples for the build's metrics"})
     heldout_seed: int = field(default=1, metadata={"help": "corpus.generate seed of the held-out split"})
@@ -44,7 +46,7 @@ class CorpusConfig:
 
 @dataclass(frozen=True)
 class SFTConfig:
-    shape: ModelShape = field(default_factory=ModelShape)
+    shape: ModelShape = field(default_factory=lambda: SFT_SHAPE)
     train: TrainConfig = field(default_factory=lambda: SFT_TRAIN)
     eval: EvalConfig = field(default_factory=EvalConfig)
 
@@ -110,7 +112,7 @@ def build_corpus(ctx: Context, config: CorpusConfig) -> dict:
             "heldout_texts_also_in_train": sum(example.text in train_texts for example in heldout)}
 
 
-@stage("tokenizer", after=("corpus",), config=TokenizerConfig(), quick=TokenizerConfig(vocab_size=1000))
+@stage("tokenizer", after=("corpus",), config=TokenizerConfig(vocab_size=2048), quick=TokenizerConfig(vocab_size=1000))
 def build_tokenizer(ctx: Context, config: TokenizerConfig) -> dict:
     train = [example.text for example in examples(ctx, "train")]
     tokenizer = train_tokenizer(train, config)
@@ -130,7 +132,8 @@ QUICK_EVAL = EvalConfig(n_loss_texts=16, n_samples=4, max_new_tokens=12, n_rm_te
 
 
 @stage("tiny-sft", after=("tokenizer",), config=SFTConfig(),
-       quick=SFTConfig(shape=ModelShape(n_layer=1, n_embd=32, n_head=2), train=QUICK_TRAIN, eval=QUICK_EVAL))
+       quick=SFTConfig(shape=ModelShape(n_layer=1, n_embd=32, n_head=2, n_positions=256), train=QUICK_TRAIN,
+                       eval=QUICK_EVAL))
 def build_sft(ctx: Context, config: SFTConfig) -> dict:
     tokenizer = load_tokenizer(ctx.dir("tokenizer"))
     train = [example.text for example in examples(ctx, "train")]
