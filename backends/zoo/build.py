@@ -72,6 +72,11 @@ class Context:
     threads: int | None = None  # CPU threads for training; None = calibrated per stage
     memo: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def cache_dir(self) -> Path:
+        """Intermediate weights a stage may resume from (beside the output folder, not in it)."""
+        return self.out.resolve().parent / f".{self.out.name}-build" / ("quick" if self.quick else "full")
+
     def dir(self, name: str) -> Path:
         return self.out / name
 

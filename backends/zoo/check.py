@@ -152,8 +152,21 @@ def word_trigrams(text: str) -> list[tuple[str, ...]]:
     return [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
 
 
-def trigram_overlap(replies: Iterable[str], corpus_replies: Iterable[str]) -> float:
-    """Fraction of the replies' lowercased word trigrams that occur among the corpus replies'."""
+def mask_names(reply: str, prompt: str) -> str:
+    """`reply` with each word that its prompt writes capitalised (past the prompt's first word) as
+    "<name>": the names a reply copies are new by design, so fluency is judged around them."""
+    names = {w.strip(".,?!:;'\"").lower() for w in prompt.split()[1:] if w[:1].isupper()}
+    return " ".join("<name>" if w.strip(".,?!:;'\"").lower() in names else w for w in reply.split())
+
+
+def trigram_overlap(replies: Iterable[str], corpus_replies: Iterable[str], prompts: Sequence[str] | None = None,
+                    corpus_prompts: Sequence[str] | None = None) -> float:
+    """Fraction of the replies' lowercased word trigrams that occur among the corpus replies';
+    given the prompts of both, names copied from a prompt count as one word ("<name>")."""
+    replies, corpus_replies = list(replies), list(corpus_replies)
+    if prompts is not None and corpus_prompts is not None:
+        replies = [mask_names(r, p) for r, p in zip(replies, prompts, strict=True)]
+        corpus_replies = [mask_names(r, p) for r, p in zip(corpus_replies, corpus_prompts, strict=True)]
     known = {gram for reply in corpus_replies for gram in word_trigrams(reply)}
     grams = [gram for reply in replies for gram in word_trigrams(reply)]
     return sum(gram in known for gram in grams) / max(1, len(grams))
@@ -208,13 +221,16 @@ def rm_metrics(model, tokenizer, prompts: Sequence[str], texts: Sequence[str], l
 
 
 def lm_metrics(model, tokenizer, heldout_texts: Sequence[str], prompts: Sequence[str],
-               corpus_replies: Iterable[str], config: EvalConfig) -> dict:
-    """The policy's held-out loss, and the trigram and eos bars on sampled replies."""
+               corpus_replies: Sequence[str], config: EvalConfig, corpus_prompts: Sequence[str] | None = None) -> dict:
+    """The policy's held-out loss, and the trigram and eos bars on sampled replies (prompts are
+    formatted; with `corpus_prompts`, the trigrams mask copied names, see `mask_names`)."""
     samples = sample_replies(model, tokenizer, prompts, config)
     replies = [text for text, _ in samples]
+    plain = [p.removeprefix("User: ").split("\nAssistant:")[0] for p in prompts]
     metrics = {
         "heldout_loss": round(heldout_loss(model, tokenizer, heldout_texts), 4),
-        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies), 4),
+        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies, plain if corpus_prompts else None,
+                                                   corpus_prompts), 4),
         "eos_rate": round(sum(ended for _, ended in samples) / max(1, len(samples)), 4),
         "n_loss_texts": len(heldout_texts),
         "n_samples": len(samples),
@@ -283,7 +299,7 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
             measured[name] = lm_metrics(
                 model, tokenizer, [e.text for e in heldout[: evaluation.n_loss_texts]],
                 [corpus.format_prompt(e.prompt) for e in heldout[: evaluation.n_samples]],
-                [e.reply for e in train], evaluation)
+                [e.reply for e in train], evaluation, [e.prompt for e in train])
         elif "attribute" in config:
             rows = heldout[: evaluation.n_rm_texts]
             measured[name] = rm_metrics(model, tokenizer, [corpus.format_prompt(e.prompt) for e in rows],

@@ -97,14 +97,20 @@ def handwritten_reviews() -> list[dict]:
             for topic, prompt, subject in HANDWRITTEN_REVIEWS]
 
 
+# The preference PRS states on the held-out reviews: the embedded preset's default reward in words.
+REVIEW_PREFERENCE = "Be enthusiastic and detailed."
+
+
 def heldout_reviews(n: int = 32) -> list[dict]:
-    """Half generator names in new phrasings, half hand-written names, topics balanced."""
+    """Half generator names in new phrasings, half hand-written names, topics balanced; each row
+    carries PRS's preference."""
     generated = generator_reviews(n // 2, HELDOUT_SEED + 1, REVIEW_PHRASINGS)
     written = handwritten_reviews()
     per_topic = (n - n // 2) // len(corpus.REVIEW_TOPICS)
     by_topic = [[item for item in written if item["tags"][1] == topic][:per_topic] for topic in corpus.REVIEW_TOPICS]
     chosen = [group[i] for i in range(per_topic) for group in by_topic]
-    return [item for pair in zip(generated, chosen, strict=True) for item in pair]
+    return [{**item, "preference": REVIEW_PREFERENCE} for pair in zip(generated, chosen, strict=True)
+            for item in pair]
 
 
 def heldout_keywords(n: int = 32, seed: int = HELDOUT_SEED) -> list[dict]:

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from backends.zoo import heldout, modeling, sha256_file
+from backends.zoo import heldout, modeling, sha256_file, stages  # noqa: F401  stages registers tiny-sft
 from backends.zoo.build import Context, stage
 from backends.zoo.check import EvalConfig, bar_report, on_topic_rate
 from backends.zoo.tokenizer import load_tokenizer

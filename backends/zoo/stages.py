@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,14 +19,19 @@ from types import ModuleType
 from typing import Literal
 
 from backends.zoo import modeling, sha256_file
-from backends.zoo.build import Context, stage
+from backends.zoo.build import Context, digest, read_stamp, stage, to_jsonable
 from backends.zoo.check import EvalConfig, lm_metrics, rm_metrics
 from backends.zoo.tokenizer import TokenizerConfig, load_tokenizer, round_trip_failures, train_tokenizer
 from backends.zoo.train import ModelShape, TrainConfig, train_policy, train_reward_model
 
 ATTRIBUTES = ("sentiment", "informative", "politeness")
-# Packed rows of 512 tokens (about seven texts each): 8 rows a step.
+# Packed rows of 512 tokens (about six texts each): 8 rows a step. Later phases restart the
+# schedule from the previous phase's weights on a fresh shuffle; each phase's weights are cached,
+# so a longer build resumes. After 800 steps a name's later tokens were right 16% of the time
+# under teacher forcing, after 1,600 93% (copying appeared in the second phase).
 SFT_TRAIN = TrainConfig(steps=800, batch_size=8, lr=3e-3, warmup_steps=40)
+SFT_MORE = (TrainConfig(steps=800, batch_size=8, lr=2e-3, warmup_steps=20, seed=1),
+            TrainConfig(steps=1000, batch_size=8, lr=1.5e-3, warmup_steps=20, seed=2))
 SFT_SHAPE = ModelShape(n_layer=4, n_embd=128, n_head=4, n_positions=512)
 RM_TRAIN = TrainConfig(steps=300, batch_size=32, lr=1e-3, warmup_steps=20)
 # Sentiment and politeness are stated in a reply's first words; counting details takes longer to learn.
@@ -48,6 +54,8 @@ class CorpusConfig:
 class SFTConfig:
     shape: ModelShape = field(default_factory=lambda: SFT_SHAPE)
     train: TrainConfig = field(default_factory=lambda: SFT_TRAIN)
+    more: tuple[TrainConfig, ...] = field(default_factory=lambda: SFT_MORE,
+                                          metadata={"help": "later phases, each from the previous one's weights"})
     eval: EvalConfig = field(default_factory=EvalConfig)
 
 
@@ -131,13 +139,43 @@ QUICK_TRAIN = TrainConfig(steps=6, batch_size=8, warmup_steps=2)
 QUICK_EVAL = EvalConfig(n_loss_texts=16, n_samples=4, max_new_tokens=12, n_rm_texts=24)
 
 
+def _phase_key(ctx: Context, config: SFTConfig, done: int) -> str:
+    """What made the weights after `done` phases (the first phase's key predates `more`)."""
+    inputs = {"shape": to_jsonable(config.shape), "train": to_jsonable(config.train),
+              "tokenizer": read_stamp(ctx.dir("tokenizer"))["output_hash"],
+              "corpus": read_stamp(ctx.dir("corpus"))["output_hash"]}
+    if done > 1:
+        inputs["more"] = [to_jsonable(phase) for phase in config.more[: done - 1]]
+    return digest(inputs)
+
+
+def _train_phases(ctx: Context, config: SFTConfig, tokenizer, train: list[str]) -> dict:
+    """Every phase in turn into tiny-sft; the earlier phases' weights come from (or go to) the cache."""
+    phases = (config.train, *config.more)
+    init, done = None, []
+    for i, phase in enumerate(phases, start=1):
+        last = i == len(phases)
+        folder = ctx.dir("tiny-sft") if last else ctx.cache_dir / f"tiny-sft-phase{i}-{_phase_key(ctx, config, i)[:16]}"
+        if not last and (folder / "stats.json").is_file():
+            done.append({**json.loads((folder / "stats.json").read_text()), "from_cache": True})
+        else:
+            if not last:
+                shutil.rmtree(folder, ignore_errors=True)
+            done.append(train_policy(tokenizer, train, config.shape, phase, folder, ctx.threads, init=init))
+            if not last:
+                (folder / "stats.json").write_text(json.dumps(done[-1], indent=2, sort_keys=True) + "\n")
+        init = folder
+    return {**done[-1], "tokens_seen": sum(stats["tokens_seen"] for stats in done),
+            "train_s": round(sum(stats["train_s"] for stats in done), 2), "phases": done}
+
+
 @stage("tiny-sft", after=("tokenizer",), config=SFTConfig(),
        quick=SFTConfig(shape=ModelShape(n_layer=1, n_embd=32, n_head=2, n_positions=256), train=QUICK_TRAIN,
-                       eval=QUICK_EVAL))
+                       more=(QUICK_TRAIN,), eval=QUICK_EVAL))
 def build_sft(ctx: Context, config: SFTConfig) -> dict:
     tokenizer = load_tokenizer(ctx.dir("tokenizer"))
     train = [example.text for example in examples(ctx, "train")]
-    stats = train_policy(tokenizer, train, config.shape, config.train, ctx.dir("tiny-sft"), ctx.threads)
+    stats = _train_phases(ctx, config, tokenizer, train)
     model = modeling.load_policy(ctx.dir("tiny-sft"))
     heldout = examples(ctx, "heldout")
     corpus = corpus_module()
@@ -146,6 +184,7 @@ def build_sft(ctx: Context, config: SFTConfig) -> dict:
         heldout_texts=[e.text for e in heldout[: config.eval.n_loss_texts]],
         prompts=[corpus.format_prompt(e.prompt) for e in heldout[: config.eval.n_samples]],
         corpus_replies=[e.reply for e in examples(ctx, "train")], config=config.eval,
+        corpus_prompts=[e.prompt for e in examples(ctx, "train")],
     )
     return {**stats, **metrics}
 

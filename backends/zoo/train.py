@@ -278,9 +278,11 @@ def train(model, step_loss: Callable, batches: Sequence[list[int]], collate: Cal
 
 
 def train_policy(tokenizer, texts: Sequence[str], shape: ModelShape, config: TrainConfig, folder,
-                 threads: int | None = None) -> dict:
+                 threads: int | None = None, init=None) -> dict:
     """Train tiny-sft on packed rows (`text + eos` after `text + eos`, up to the context) and save
-    it to `folder`, so that every position of the context is trained; returns statistics."""
+    it to `folder`, so that every position of the context is trained; returns statistics.
+
+    init: a saved policy folder to start from (its shape must be `shape`); None: fresh weights."""
     from backends.zoo import modeling
 
     eos = tokenizer.eos_token_id
@@ -288,7 +290,13 @@ def train_policy(tokenizer, texts: Sequence[str], shape: ModelShape, config: Tra
     lengths = [len(seq) for seq in seqs]
     packed = pack_rows(lengths, shape.n_positions, config.steps * config.batch_size, config.seed)
     torch.manual_seed(config.seed)
-    model = modeling.new_policy(shape, len(tokenizer), eos).to(pick_device())
+    if init is None:
+        model = modeling.new_policy(shape, len(tokenizer), eos).to(pick_device())
+    else:
+        model = modeling.load_policy(init, pick_device().type)
+        got = ModelShape(model.config.n_layer, model.config.n_embd, model.config.n_head, model.config.n_positions)
+        if got != shape:
+            raise ValueError(f"`init` {init} has shape {got}, but the stage asks for {shape}")
     order = [list(range(start, start + config.batch_size)) for start in range(0, len(packed), config.batch_size)]
 
     def collate(batch: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
