@@ -262,9 +262,11 @@ def _plain(request: str) -> str:
     return request
 
 
-def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain) -> Example:
+def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain,
+            ask: Callable[[random.Random, str], tuple[str, names.Name]] = _review_prompt) -> Example:
+    """A review turn; `ask` draws the request and its name (copying.py asks more broadly)."""
     topic = rng.choice(REVIEW_TOPICS)
-    request, name = _review_prompt(rng, topic)
+    request, name = ask(rng, topic)
     prompt = dress(request)
     politeness = _politeness(rng, want)
     stars = 1 + _mood(rng, politeness, want)
