@@ -45,15 +45,16 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         name="embedded",
         description="The embedded zoo (assets/zoo): tiny GPT-2 policy and reward models trained by this "
-                    "project on its own review/keyword/question corpus. Offline, CPU-fast.",
+                    "project on its own review/keyword/question corpus. Offline, CPU-fast. Its default reward "
+                    "pulls two ways: enthusiastic replies tend to be vague, detailed ones measured.",
         policy="zoo:tiny-sft",
-        baseline="zoo:tiny-dpo-sentiment",
+        baseline="zoo:tiny-dpo-balanced",
         reward_models=_ZOO_RM,
-        arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
+        arm_models={"sentiment": "zoo:tiny-sentiment-arm", "informative": "zoo:tiny-informative-arm"},
         sae="zoo:tiny-sft-sae",
         prompt_template="User: {prompt}\nAssistant:",
-        default_rewards={"sentiment": 1.0},
-        prompt_sets=("reviews", "keywords", "questions"),
+        default_rewards={"sentiment": 0.5, "informative": 0.5},
+        prompt_sets=("reviews", "keywords", "questions", "heldout_reviews", "heldout_keywords"),
         max_new_tokens=64,
     ),
     Preset(
@@ -83,7 +84,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 PRESETS["embedded-indirect"] = replace(
     PRESETS["embedded"], name="embedded-indirect", baseline="zoo:tiny-dpo-polite",
     description="The embedded zoo with a baseline aligned to politeness (tiny-dpo-polite): Transfer Q*'s "
-                "indirect transfer when the target reward is sentiment.")
+                "indirect transfer to the default reward (sentiment and informativeness).")
 
 
 def format_prompt(preset: Preset, prompt: str, tokenizer=None) -> str:

@@ -12,6 +12,7 @@ line (missing, corrupted header, wrong size or hash). This module trains nothing
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +31,12 @@ BARS: dict[str, tuple[str, float]] = {
     "eos_rate": (">=", 0.95),
     "pairwise_acc": (">=", 0.95),
     "pairwise_acc_first_half": (">=", 0.90),
+    # Sampled replies (T = 0.8, 48 tokens) to held-out review prompts that mention the distinctive
+    # word of the name: names from the corpus's generator, and hand-written ones (backends.zoo.heldout).
+    "on_topic_generator": (">=", 0.95),
+    "on_topic_handwritten": (">=", 0.90),
 }
+ZOO_MAX_BYTES = 150e6
 
 
 @dataclass(frozen=True)
@@ -125,13 +131,43 @@ def sample_replies(model, tokenizer, prompts: Sequence[str], config: EvalConfig,
     return by_prompt
 
 
+def mentions(reply: str, word: str) -> bool:
+    """Whether `reply` holds `word` as a whole word, ignoring case."""
+    return re.search(rf"(?<![A-Za-z']){re.escape(word)}(?![A-Za-z])", reply, re.IGNORECASE) is not None
+
+
+def on_topic_rate(model, tokenizer, items: Sequence[dict], config: EvalConfig, samples: int = 1) -> tuple[float, list]:
+    """Fraction of sampled replies to `items` ({"prompt", "subject"}) that mention the subject, and
+    the (prompt, subject, reply, hit) rows."""
+    from backends.zoo.corpus import format_prompt
+
+    rows = [item for item in items for _ in range(samples)]
+    replies = sample_replies(model, tokenizer, [format_prompt(item["prompt"]) for item in rows], config)
+    judged = [(item["prompt"], item["subject"], reply, mentions(reply, item["subject"]))
+              for item, (reply, _) in zip(rows, replies, strict=True)]
+    return sum(hit for *_, hit in judged) / max(1, len(judged)), judged
+
+
 def word_trigrams(text: str) -> list[tuple[str, ...]]:
     words = text.lower().split()
     return [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
 
 
-def trigram_overlap(replies: Iterable[str], corpus_replies: Iterable[str]) -> float:
-    """Fraction of the replies' lowercased word trigrams that occur among the corpus replies'."""
+def mask_names(reply: str, prompt: str) -> str:
+    """`reply` with each word that its prompt writes capitalised (past the prompt's first word) as
+    "<name>": the names a reply copies are new by design, so fluency is judged around them."""
+    names = {w.strip(".,?!:;'\"").lower() for w in prompt.split()[1:] if w[:1].isupper()}
+    return " ".join("<name>" if w.strip(".,?!:;'\"").lower() in names else w for w in reply.split())
+
+
+def trigram_overlap(replies: Iterable[str], corpus_replies: Iterable[str], prompts: Sequence[str] | None = None,
+                    corpus_prompts: Sequence[str] | None = None) -> float:
+    """Fraction of the replies' lowercased word trigrams that occur among the corpus replies';
+    given the prompts of both, names copied from a prompt count as one word ("<name>")."""
+    replies, corpus_replies = list(replies), list(corpus_replies)
+    if prompts is not None and corpus_prompts is not None:
+        replies = [mask_names(r, p) for r, p in zip(replies, prompts, strict=True)]
+        corpus_replies = [mask_names(r, p) for r, p in zip(corpus_replies, corpus_prompts, strict=True)]
     known = {gram for reply in corpus_replies for gram in word_trigrams(reply)}
     grams = [gram for reply in replies for gram in word_trigrams(reply)]
     return sum(gram in known for gram in grams) / max(1, len(grams))
@@ -186,13 +222,16 @@ def rm_metrics(model, tokenizer, prompts: Sequence[str], texts: Sequence[str], l
 
 
 def lm_metrics(model, tokenizer, heldout_texts: Sequence[str], prompts: Sequence[str],
-               corpus_replies: Iterable[str], config: EvalConfig) -> dict:
-    """The policy's held-out loss, and the trigram and eos bars on sampled replies."""
+               corpus_replies: Sequence[str], config: EvalConfig, corpus_prompts: Sequence[str] | None = None) -> dict:
+    """The policy's held-out loss, and the trigram and eos bars on sampled replies (prompts are
+    formatted; with `corpus_prompts`, the trigrams mask copied names, see `mask_names`)."""
     samples = sample_replies(model, tokenizer, prompts, config)
     replies = [text for text, _ in samples]
+    plain = [p.removeprefix("User: ").split("\nAssistant:")[0] for p in prompts]
     metrics = {
         "heldout_loss": round(heldout_loss(model, tokenizer, heldout_texts), 4),
-        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies), 4),
+        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies, plain if corpus_prompts else None,
+                                                   corpus_prompts), 4),
         "eos_rate": round(sum(ended for _, ended in samples) / max(1, len(samples)), 4),
         "n_loss_texts": len(heldout_texts),
         "n_samples": len(samples),
@@ -294,6 +333,12 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
     heldout = corpus.generate(split["n_heldout"], split["heldout_seed"])
     tokenizer = load_tokenizer(zoo_dir / "tokenizer")
     measured = {}
+    if "on-topic" in manifest["stages"] and "tiny-sft" in models:
+        from backends.zoo.ontopic import OnTopicConfig, on_topic_metrics
+
+        config = dict(manifest["stages"]["on-topic"]["config"])
+        config["sampling"] = EvalConfig(**config["sampling"])
+        measured["on-topic"] = on_topic_metrics(models["tiny-sft"], tokenizer, OnTopicConfig(**config))[0]
     for name, model in models.items():
         config = manifest["stages"].get(name, {}).get("config", {})
         if "bars" not in manifest["stages"].get(name, {}).get("metrics", {}) or "eval" not in config:
@@ -303,7 +348,7 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
             measured[name] = lm_metrics(
                 model, tokenizer, [e.text for e in heldout[: evaluation.n_loss_texts]],
                 [corpus.format_prompt(e.prompt) for e in heldout[: evaluation.n_samples]],
-                [e.reply for e in train], evaluation)
+                [e.reply for e in train], evaluation, [e.prompt for e in train])
         elif "attribute" in config:
             rows = heldout[: evaluation.n_rm_texts]
             measured[name] = rm_metrics(model, tokenizer, [corpus.format_prompt(e.prompt) for e in rows],
@@ -328,9 +373,11 @@ def table(manifest: dict, measured: dict[str, dict]) -> tuple[str, bool]:
             lines.append(f"{name:<22} {metric:<26} {built:>9.4f} {shown}  {direction} {threshold:<5} "
                          f"{'yes' if ok else 'NO'}")
     times = ", ".join(f"{name} {stage['wall_s']:.0f}" for name, stage in manifest["stages"].items())
-    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s (bar <= 480 s): {times}")
-    size_ok = manifest.get("total_bytes", 0) < 40e6
-    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar < 40 MB) {'yes' if size_ok else 'NO'}")
+    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s "
+                 f"(budget {manifest.get('build_budget_s', float('nan')):.0f} s): {times}")
+    size_ok = manifest.get("total_bytes", 0) <= ZOO_MAX_BYTES
+    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar <= {ZOO_MAX_BYTES / 1e6:.0f} MB) "
+                 f"{'yes' if size_ok else 'NO'}")
     return "\n".join(lines), all_ok and size_ok
 
 
