@@ -134,7 +134,9 @@ class Engine:
         """Validate everything and load what is needed; raises USER_ERRORS on bad input."""
         preset = self.preset(request.preset)
         decoder_cls = DECODERS.get(request.decoder)
-        config = build_config(decoder_cls.Config, dict(request.config), prefix=f"{request.decoder}.")
+        given = dict(request.config)
+        config = build_config(decoder_cls.Config, {**preset.filled(request.decoder, given), **given},
+                              prefix=f"{request.decoder}.")
         _check_request(request)
         lm = self.language_model(preset.policy)
         base = self.language_model(preset.base_id)
@@ -178,6 +180,8 @@ class Engine:
                 tracer, problem = self._tracer(request, ctx)
             if problem:
                 yield Note(problem)
+            if ctx.preset.filled(request.decoder, request.config):
+                yield Note(_preset_note(ctx.preset, request))
             events = decoder.stream(ctx)
             while True:
                 with self._device_lock:
@@ -234,6 +238,14 @@ def _follow(text: list[str], event: Event) -> None:
     """Keep the partial text, so an error midway still reports what was generated."""
     if isinstance(event, TokenStep):
         text.append(event.text)
+
+
+def _preset_note(preset: Preset, request: GenerationRequest) -> str:
+    """What the preset chose for settings the request left out (not a silent default)."""
+    settings = ", ".join(f"{k} = {v}" for k, v in preset.filled(request.decoder, request.config).items())
+    why = f": {preset.defaults_reason}" if preset.defaults_reason else ""
+    return (f"{request.decoder} starts from {settings} on preset {preset.name} (its default there; set it to "
+            f"choose){why}")
 
 
 def _check_request(request: GenerationRequest) -> None:

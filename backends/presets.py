@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from backends.rewards.base import RewardModelRef
 
@@ -30,10 +31,18 @@ class Preset:
     default_rewards: Mapping[str, float] = field(default_factory=dict)
     prompt_sets: tuple[str, ...] = ()  # names of files under assets/prompts/
     max_new_tokens: int = 64
+    # decoder -> settings it starts from with this preset (where its reward models' scale differs from
+    # the paper's), and why; a request's own settings win, and a run that used them says so in a Note
+    decoder_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    defaults_reason: str = ""
 
     @property
     def base_id(self) -> str:
         return self.base or self.policy
+
+    def filled(self, decoder: str, config: Mapping[str, Any]) -> dict[str, Any]:
+        """This preset's starting settings for `decoder` that `config` does not set."""
+        return {k: v for k, v in self.decoder_defaults.get(decoder, {}).items() if k not in config}
 
 
 _ZOO_RM = {

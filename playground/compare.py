@@ -30,6 +30,7 @@ from playground.panels import (
     about_decoder,
     panel_block,
     panel_choice,
+    pinned_settings,
     reward_block,
     shared_choice,
     weight_update,
@@ -212,7 +213,7 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
     _wire_form(tab, engine)
     _wire_run(tab, engine, settings, runs, hooks)
     _wire_inspector(tab)
-    wire_scenarios(tab, scenarios, buttons, scenario_note)
+    wire_scenarios(tab, scenarios, buttons, scenario_note, engine.presets)
     with below:
         for build in hooks.below_panels:
             build(tab)
@@ -279,7 +280,8 @@ def run_requests(tab: CompareTab, engine: Engine, data: dict) -> list[Generation
     offered = [n for n in rewards_for(preset) if n not in unavailable]  # a reward that cannot load is not sent
     shared = shared_choice(tab.rewards, data, offered, prompt=data[tab.prompt], preset=name,
                            seed=data[tab.seed], max_new_tokens=data[tab.max_new], features=wants_features(preset))
-    panels = [panel_choice(p, data, offered) for p in tab.panels[:int(data[tab.count])]]
+    pinned = pinned_settings(engine.presets.values())
+    panels = [panel_choice(p, data, offered, pinned) for p in tab.panels[:int(data[tab.count])]]
     return build_requests(shared, panels)
 
 

@@ -9,7 +9,7 @@ This module builds widgets; it wires no events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import gradio as gr
@@ -44,29 +44,34 @@ def component_for(spec: FieldSpec, label_prefix: str = "", value: Any = None,
     return gr.Textbox(value=value, lines=1, **common)
 
 
-def initial_values(cls: type) -> dict[str, Any]:
+def initial_values(cls: type, preset_start: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The values a class's controls start from: its config's defaults, then its `example_config`
-    (the settings a first run needs, such as PRS's preference)."""
+    (the settings a first run needs, such as PRS's preference), then the preset's starting settings
+    for it (`Preset.decoder_defaults`)."""
     values = {s.name: s.default for s in fields(cls.Config)}
     values.update(getattr(cls, "example_config", {}) or {})
+    values.update(preset_start or {})
     return values
 
 
-def controls_for(cls: type, label_prefix: str = "", id_prefix: str | None = None) -> list[gr.components.Component]:
-    """One widget per field of `cls.Config`, prefilled with `initial_values(cls)`."""
-    start = initial_values(cls)
+def controls_for(cls: type, label_prefix: str = "", id_prefix: str | None = None,
+                 preset_start: Mapping[str, Any] | None = None) -> list[gr.components.Component]:
+    """One widget per field of `cls.Config`, prefilled with `initial_values(cls, preset_start)`."""
+    start = initial_values(cls, preset_start)
     return [component_for(s, label_prefix, start[s.name], None if id_prefix is None else f"{id_prefix}-{s.name}")
             for s in fields(cls.Config)]
 
 
-def values_to_config(specs: Sequence[FieldSpec], values: Sequence[Any]) -> dict[str, Any]:
-    """Only the values that differ from the defaults (keeps stored configs short and readable)."""
+def values_to_config(specs: Sequence[FieldSpec], values: Sequence[Any], pinned: Collection[str] = ()
+                     ) -> dict[str, Any]:
+    """Only the values that differ from the defaults (keeps stored configs short and readable), and
+    always those `pinned` (settings a preset starts elsewhere: what the page shows is what runs)."""
     out = {}
     for spec, value in zip(specs, values, strict=True):
         if spec.type is int and isinstance(value, float) and value.is_integer():
             value = int(value)
         if spec.type is tuple and isinstance(value, str):
             value = tuple(w.strip() for w in value.split(",") if w.strip())
-        if value != spec.default:
+        if value != spec.default or spec.name in pinned:
             out[spec.name] = value
     return out

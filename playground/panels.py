@@ -11,7 +11,7 @@ Layout and reading only: the events are wired in `playground.compare`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,8 @@ def panel_block(index: int, names: list[str], preset: Preset, visible: bool, una
         with gr.Accordion("decoder settings", open=False):
             for name in decoders:
                 with gr.Group(visible=name == first) as groups[name]:
-                    controls[name] = controls_for(DECODERS.get(name), id_prefix=f"p{index}-{name}")
+                    controls[name] = controls_for(DECODERS.get(name), id_prefix=f"p{index}-{name}",
+                                                  preset_start=preset.decoder_defaults.get(name))
         with gr.Row():
             seed_offset = gr.Number(value=0, precision=0, minimum=0, label="seed offset",
                                     info="added to the shared seed (0: same seed)", elem_id=f"seed-offset-{index}")
@@ -151,8 +152,20 @@ def shared_choice(rewards: RewardWidgets, data: Mapping[Component, Any], offered
                         reward_config=reward_settings(rewards, data), features=features)
 
 
-def panel_choice(panel: PanelWidgets, data: Mapping[Component, Any], offered: list[str]) -> PanelChoice:
+def pinned_settings(presets: Iterable[Preset]) -> dict[str, set[str]]:
+    """Decoder -> the settings some preset starts at its own value (`Preset.decoder_defaults`)."""
+    out: dict[str, set[str]] = {}
+    for preset in presets:
+        for decoder, settings in preset.decoder_defaults.items():
+            out.setdefault(decoder, set()).update(settings)
+    return out
+
+
+def panel_choice(panel: PanelWidgets, data: Mapping[Component, Any], offered: list[str],
+                 pinned: Mapping[str, Collection[str]] | None = None) -> PanelChoice:
+    """`pinned`: decoder -> settings some preset starts elsewhere; sent even at the class default."""
     name = data[panel.decoder]
-    config = values_to_config(fields(DECODERS.get(name).Config), [data[c] for c in panel.controls[name]])
+    config = values_to_config(fields(DECODERS.get(name).Config), [data[c] for c in panel.controls[name]],
+                              (pinned or {}).get(name, ()))
     weights = {n: data[s] for n, s in panel.weights.items() if n in offered} if data[panel.override] else None
     return PanelChoice(decoder=name, config=config, seed_offset=int(data[panel.seed_offset] or 0), weights=weights)

@@ -11,6 +11,7 @@ server event takes or updates the form (see `playground.compare`: those would sl
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -47,8 +48,11 @@ def scenario_outputs(tab: CompareTab) -> list:
     return out
 
 
-def scenario_values(tab: CompareTab, scenario: Scenario) -> list:
-    """The scenario's value for each of `scenario_outputs(tab)` (KEEP where it says nothing)."""
+def scenario_values(tab: CompareTab, scenario: Scenario, preset_start: Mapping[str, Mapping] | None = None
+                    ) -> list:
+    """The scenario's value for each of `scenario_outputs(tab)` (KEEP where it says nothing); a setting the
+    scenario leaves out starts where its preset starts it (`preset_start`: `Preset.decoder_defaults`)."""
+    preset_start = preset_start or {}
     out: list = [scenario.prompt, len(scenario.panels), *(scenario.weights.get(n, 0.0) for n in tab.rewards.weights)]
     for name in tab.rewards.settings:
         cls = REWARDS.get(name)
@@ -62,13 +66,14 @@ def scenario_values(tab: CompareTab, scenario: Scenario) -> list:
         out += [spec.decoder, 0, spec.weights is not None]
         out += [spec.weights.get(n, 0.0) if spec.weights is not None else KEEP for n in p.weights]
         for name, controls in p.controls.items():
-            out += (_config_values(DECODERS.get(name), initial_values(DECODERS.get(name)), spec.config)
-                    if name == spec.decoder else [KEEP] * len(controls))
+            start = initial_values(DECODERS.get(name), preset_start.get(name))
+            out += (_config_values(DECODERS.get(name), start, spec.config) if name == spec.decoder
+                    else [KEEP] * len(controls))
     return out
 
 
-def _apply_js(tab: CompareTab, scenario: Scenario) -> str:
-    values = json.dumps(scenario_values(tab, scenario))
+def _apply_js(tab: CompareTab, scenario: Scenario, preset_start: Mapping[str, Mapping]) -> str:
+    values = json.dumps(scenario_values(tab, scenario, preset_start))
     note = json.dumps(f"**{markdown_text(scenario.title)}**. What to look for: {markdown_text(scenario.look_for)}")
     refuse = json.dumps(f"Scenarios are written for the `{scenario.preset}` preset: choose it under "
                         f"Preset, then click **{scenario.title}** again.")
@@ -94,7 +99,8 @@ def scenario_row(scenarios: list[Scenario], about: bool) -> tuple[dict[str, gr.B
 
 
 def wire_scenarios(tab: CompareTab, scenarios: list[Scenario], buttons: dict[str, gr.Button],
-                   note: gr.Markdown) -> None:
+                   note: gr.Markdown, presets: Mapping[str, Any]) -> None:
+    """`presets`: name -> Preset, for where each scenario's preset starts the settings it leaves out."""
     outputs = [note, *scenario_outputs(tab)]
     for s in scenarios:
-        buttons[s.name].click(None, tab.preset, outputs, js=_apply_js(tab, s))
+        buttons[s.name].click(None, tab.preset, outputs, js=_apply_js(tab, s, presets[s.preset].decoder_defaults))

@@ -22,8 +22,7 @@ import plotly.graph_objects as go
 from backends.config import ConfigError
 from backends.decoders import DECODERS
 from backends.engine import Engine
-from backends.evaluation import UsageError, numeric_settings, plan_sweep, run_sweep
-from backends.evaluation.live_sweep import check_public
+from backends.evaluation import UsageError, check_public, numeric_settings, plan_sweep, run_sweep
 from playground.gpu import on_accelerator
 from playground.runner import Runs
 from playground.settings import Settings
@@ -108,6 +107,14 @@ def _progress(res: dict[str, Any]) -> str:
     return f"**{state}**: {run['generations']} of {run['expected']} generations{where}"
 
 
+def _plan(settings: Settings, preset_name: str, dec: str, k: str, vals: str, w: str, n: Any, text: str):
+    """The sweep's plan, held to a public server's budget there (`UsageError` naming the field)."""
+    plan = plan_sweep(dec, k, vals, text.splitlines(), parse_weights(w), preset=preset_name, max_new_tokens=int(n or 0))
+    if settings.public:
+        check_public(plan)
+    return plan
+
+
 def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None:
     """Lay out the sweep accordion and wire it (call inside the Compare tab)."""
     with gr.Accordion("Trade-off sweep: one decoder, one setting, several values", open=False, elem_id="sweep"):
@@ -135,10 +142,7 @@ def build_sweep(engine: Engine, settings: Settings, preset: gr.Dropdown) -> None
     def sweep(preset_name: str, dec: str, k: str, vals: str, w: str, n: Any, text: str,
               session: str) -> Iterator[tuple]:
         try:
-            plan = plan_sweep(dec, k, vals, text.splitlines(), parse_weights(w), preset=preset_name,
-                              max_new_tokens=int(n or 0))
-            if settings.public:
-                check_public(plan)
+            plan = _plan(settings, preset_name, dec, k, vals, w, n, text)
         except UsageError as e:
             raise gr.Error(str(e)) from None
         res, cancel = None, runs.start(session)  # before the first message: a Stop may follow it at once

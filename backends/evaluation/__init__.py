@@ -18,6 +18,6 @@ plain JSON; the file names and record keys are defined once, as data both read
 """
 
 from backends.evaluation.inputs import UsageError, load_preset_file
-from backends.evaluation.live_sweep import SweepPlan, numeric_settings, plan_sweep, run_sweep
+from backends.evaluation.live_sweep import SweepPlan, check_public, numeric_settings, plan_sweep, run_sweep
 
-__all__ = ["SweepPlan", "UsageError", "load_preset_file", "numeric_settings", "plan_sweep", "run_sweep"]
+__all__ = ["SweepPlan", "UsageError", "check_public", "load_preset_file", "numeric_settings", "plan_sweep", "run_sweep"]

@@ -112,3 +112,28 @@ def test_engine_reports_bad_reward_settings(engine):
     for rewards, settings, match in bad:
         done = engine.generate(GenerationRequest(prompt="hi", preset="fake", rewards=rewards, reward_config=settings))
         assert done.stop_reason == "error" and match in done.error, done.error
+
+
+def test_a_preset_starts_a_decoder_elsewhere_and_says_so(fake_preset):
+    import dataclasses
+
+    from backends.engine import Engine
+    from backends.events import Finished, Note
+
+    preset = dataclasses.replace(fake_preset, decoder_defaults={"args": {"w": 4.0, "k": 3}},
+                                 defaults_reason="its rewards are probabilities")
+    engine = Engine(device="cpu", presets={"fake": preset})
+
+    def run(config):
+        events = list(engine.stream(GenerationRequest(prompt="Hi", decoder="args", config=config,
+                                                      rewards={"sentiment": 1.0}, preset="fake", max_new_tokens=3)))
+        return [e.text for e in events if isinstance(e, Note)], events[-1]
+
+    notes, done = run({})
+    assert isinstance(done, Finished) and done.stop_reason != "error", done
+    assert done.config["w"] == 4.0 and done.config["k"] == 3
+    assert any("starts from w = 4.0, k = 3 on preset fake" in n and "probabilities" in n for n in notes), notes
+    notes, done = run({"w": 1.0})  # the request's own setting wins; only k comes from the preset
+    assert done.config["w"] == 1.0 and done.config["k"] == 3 and any("starts from k = 3" in n for n in notes)
+    notes, done = run({"w": 1.0, "k": 10})
+    assert done.config["k"] == 10 and not any("starts from" in n for n in notes)

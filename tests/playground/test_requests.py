@@ -75,3 +75,18 @@ def test_the_run_button_sends_features_for_the_preset_with_an_sae_only():
     assert [(r.preset, r.features) for r in plain] == [("fake", False)] * 3
     assert [(r.preset, r.features) for r in traced] == [("traced", True)] * 3
     assert [dataclasses.replace(r, preset="fake", features=False) for r in traced] == plain  # nothing else changes
+
+
+def test_the_panels_start_where_the_preset_starts_a_decoder_and_send_what_they_show():
+    engine = PresetEngine(scripts())
+    engine.presets["fake"] = dataclasses.replace(engine.presets["fake"], decoder_defaults={"args": {"w": 4.0}})
+    found = {}
+    build_ui(engine, Settings(preset="fake"), compare_hooks=CompareHooks(below_panels=[lambda t: found.update(tab=t)]))
+    tab = found["tab"]
+    panel = tab.panels[1]
+    w = next(c for c in panel.controls["args"] if c.elem_id == "p1-args-w")
+    assert w.value == 4.0  # the control shows the preset's start, not the paper's 1.0
+    data = {c: c.value for c in tab.run_inputs()} | {tab.prompt: "hi", tab.count: 2, panel.decoder: "args"}
+    assert run_requests(tab, engine, data)[1].config["w"] == 4.0
+    data[w] = 1.0  # the class default, chosen on purpose: still sent, so the preset does not replace it
+    assert run_requests(tab, engine, data)[1].config["w"] == 1.0
