@@ -15,11 +15,13 @@ REVIEW_PHRASINGS) is composed again.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import string
 
 from backends.zoo import corpus, heldout, names
+from backends.zoo import lexicon as lx
 from backends.zoo.names import Name
 
 
@@ -97,8 +99,37 @@ def compound(rng: random.Random) -> str:
     return first + (second if rng.random() < 0.5 else second.lower())
 
 
-def core_word(rng: random.Random) -> str:
-    """One distinctive word of any kind."""
+def _lexicon_words() -> tuple[str, ...]:
+    """Every word of three or more letters in the corpus's word lists (lexicon.py), capitalised and
+    sorted: words whose tokens the policy reads in replies but never copied as a name."""
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            found.update(word.lower() for word in re.findall(r"[A-Za-z]{3,}", value))
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for item in (*value, *value.values()):
+                walk(item)
+        elif hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+            for name in value.__dataclass_fields__:
+                walk(getattr(value, name))
+
+    for key, value in vars(lx).items():
+        if key.isupper():
+            walk(value)
+    return tuple(sorted(word.capitalize() for word in found))
+
+
+LEXICON_WORDS = _lexicon_words()
+
+
+def core_word(rng: random.Random, lexicon_p: float = 0.0) -> str:
+    """One distinctive word of any kind; with chance `lexicon_p` one of the corpus's own words."""
+    if lexicon_p and rng.random() < lexicon_p:
+        return rng.choice(LEXICON_WORDS)
     draw = rng.choices((real_word, letter_word, names.made_up_word, compound), weights=(3, 3, 2, 3))[0]
     return draw(rng)
 
@@ -108,9 +139,9 @@ def _tagged(rng: random.Random, word: str) -> str:
     return f"{word}{tag}" if rng.random() < 0.2 and tag[0].isdigit() else f"{word} {tag}"
 
 
-def _shape(rng: random.Random) -> tuple[str, list[str]]:
+def _shape(rng: random.Random, lexicon_p: float = 0.0) -> tuple[str, list[str]]:
     """A name of one to five words and the words in it that a reply could be judged by."""
-    a, b, c = core_word(rng), core_word(rng), core_word(rng)
+    a, b, c = (core_word(rng, lexicon_p) for _ in range(3))
     pattern = rng.randrange(12)
     if pattern == 0:
         return a, [a]
@@ -136,7 +167,7 @@ def _shape(rng: random.Random) -> tuple[str, list[str]]:
     if pattern == 9:
         return f"{a} {b} {c}", [a, b, c]
     if pattern == 10:
-        words = [core_word(rng) for _ in range(rng.randint(4, 5))]
+        words = [core_word(rng, lexicon_p) for _ in range(rng.randint(4, 5))]
         return " ".join(words), words
     return f"{a} {b} {rng.choice(('Express', 'House', 'Club', 'Works', 'Co', 'Lab', 'Point', 'Station'))}", [a, b]
 
@@ -152,11 +183,11 @@ def _clean(word: str) -> str:
     return word.strip(".,?!:;\"").lower()
 
 
-def broad_name(rng: random.Random, topic: str) -> Name:
+def broad_name(rng: random.Random, topic: str, lexicon_p: float = 0.0) -> Name:
     """A fresh name for a review `topic` in one of many shapes; never one holding a word that the
     hand-written held-out names are judged by."""
     while True:
-        text, words = _shape(rng)
+        text, words = _shape(rng, lexicon_p)
         kind = rng.choice(KIND_WORDS[topic])
         if kind:
             text = f"{text} {kind}"
@@ -229,9 +260,9 @@ def request_template(rng: random.Random, topic: str) -> str:
         return lead + template + tail
 
 
-def broad_request(rng: random.Random, topic: str) -> tuple[str, Name]:
+def broad_request(rng: random.Random, topic: str, lexicon_p: float = 0.0) -> tuple[str, Name]:
     """A review request and its name, both drawn broadly; the corpus's `_review` writes the reply."""
-    name = broad_name(rng, topic) if rng.random() < 0.8 else names.new_name(rng, topic)
+    name = broad_name(rng, topic, lexicon_p) if rng.random() < 0.8 else names.new_name(rng, topic)
     template = request_template(rng, topic) if rng.random() < 0.85 else rng.choice(
         corpus.lx.REVIEW_TOPICS[topic].prompts)
     text = name.text
@@ -240,20 +271,24 @@ def broad_request(rng: random.Random, topic: str) -> tuple[str, Name]:
     return template.format(name=text), name
 
 
-def generate(n: int, seed: int) -> list[corpus.Example]:
+def generate(n: int, seed: int, lexicon_p: float = 0.0) -> list[corpus.Example]:
     """`n` review examples with broad names and requests (a sixth of them with a stated
-    preference); the same `seed` always gives the same examples."""
+    preference); the same `seed` always gives the same examples. lexicon_p: the chance that a
+    word of a name is one of the corpus's own words (0 draws exactly what earlier phases drew)."""
     if n < 0:
         raise ValueError(f"`n` has to be a non-negative int, but is {n}")
+    if not 0 <= lexicon_p <= 1:
+        raise ValueError(f"`lexicon_p` has to be in [0, 1], but is {lexicon_p}")
+    ask = functools.partial(broad_request, lexicon_p=lexicon_p)
     rng = random.Random(seed)
     out = []
     for _ in range(n):
         if rng.random() < 1 / 6:
             want = frozenset(rng.sample(corpus.LABELS, rng.choice((1, 2, 3))))
             z = corpus.preference_text(rng, want)
-            out.append(corpus._review(rng, want, lambda x, z=z: f"{x} {z}", ask=broad_request))
+            out.append(corpus._review(rng, want, lambda x, z=z: f"{x} {z}", ask=ask))
         else:
-            out.append(corpus._review(rng, ask=broad_request))
+            out.append(corpus._review(rng, ask=ask))
     return out
 
 

@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Literal
 
 import torch
@@ -278,11 +278,12 @@ def train(model, step_loss: Callable, batches: Sequence[list[int]], collate: Cal
 
 
 def train_policy(tokenizer, texts: Sequence[str], shape: ModelShape, config: TrainConfig, folder,
-                 threads: int | None = None, init=None) -> dict:
+                 threads: int | None = None, init=None, grow: bool = False) -> dict:
     """Train tiny-sft on packed rows (`text + eos` after `text + eos`, up to the context) and save
     it to `folder`, so that every position of the context is trained; returns statistics.
 
-    init: a saved policy folder to start from (its shape must be `shape`); None: fresh weights."""
+    init: a saved policy folder to start from (its shape must be `shape`); None: fresh weights.
+    grow: `init` may have fewer blocks than `shape`; it is deepened first (modeling.grow_policy)."""
     from backends.zoo import modeling
 
     eos = tokenizer.eos_token_id
@@ -295,6 +296,9 @@ def train_policy(tokenizer, texts: Sequence[str], shape: ModelShape, config: Tra
     else:
         model = modeling.load_policy(init, pick_device().type)
         got = ModelShape(model.config.n_layer, model.config.n_embd, model.config.n_head, model.config.n_positions)
+        if grow and got.n_layer < shape.n_layer and got == ModelShape(got.n_layer, *astuple(shape)[1:]):
+            model = modeling.grow_policy(model, shape.n_layer)
+            got = shape
         if got != shape:
             raise ValueError(f"`init` {init} has shape {got}, but the stage asks for {shape}")
     order = [list(range(start, start + config.batch_size)) for start in range(0, len(packed), config.batch_size)]

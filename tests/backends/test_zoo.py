@@ -142,8 +142,9 @@ def _on_topic(names: str, policy, tokenizer) -> tuple[float, list]:
     return rate, [(prompt, reply) for prompt, _, reply, hit in rows if not hit]
 
 
-# What the current zoo reaches (build: 0.906 and 0.238): a guard against regressions.
-REACHED = {"generator": 0.8, "handwritten": 0.1}
+# What the current zoo reaches (build: 0.979 and 0.900; hand-written names over five other sampling
+# seeds 0.85-0.925): a guard against regressions.
+REACHED = {"generator": 0.9, "handwritten": 0.75}
 
 
 @pytest.mark.parametrize("names", ["generator", "handwritten"])
@@ -152,8 +153,11 @@ def test_replies_name_the_subject_of_new_review_prompts(names, policy, tokenizer
     assert rate >= REACHED[names], (rate, misses[:3])
 
 
-@pytest.mark.xfail(reason="issue 14's on-topic bars (0.95 / 0.90) are not met yet by this zoo", strict=True)
-@pytest.mark.parametrize("names", ["generator", "handwritten"])
+HANDWRITTEN_SHORT = pytest.mark.xfail(reason="hand-written names: 0.90 in the build's sample, 0.85-0.925 over "
+                                      "other seeds, so not reliably >= 0.90 (issue 14)", strict=False)
+
+
+@pytest.mark.parametrize("names", ["generator", pytest.param("handwritten", marks=HANDWRITTEN_SHORT)])
 def test_replies_meet_the_on_topic_bars(names, policy, tokenizer):
     rate, misses = _on_topic(names, policy, tokenizer)
     assert passes(f"on_topic_{names}", rate), (rate, misses[:3])

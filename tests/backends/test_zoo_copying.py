@@ -71,3 +71,24 @@ def test_the_corpus_review_writer_is_unchanged_by_default():
     a = corpus._review(random.Random(5))
     b = corpus._review(random.Random(5), ask=corpus._review_prompt)
     assert a == b
+
+
+def test_a_grown_policy_computes_what_it_computed_and_then_trains():
+    import torch
+
+    from backends.zoo import modeling
+    from backends.zoo.train import ModelShape
+
+    torch.manual_seed(0)
+    small = modeling.new_policy(ModelShape(n_layer=2, n_embd=16, n_head=2, n_positions=32), 50, 0).eval()
+    grown = modeling.grow_policy(small, 3)
+    assert grown.config.n_layer == 3
+    ids = torch.randint(0, 50, (2, 12))
+    with torch.no_grad():
+        assert torch.allclose(small(input_ids=ids).logits, grown(input_ids=ids).logits, atol=1e-6)
+    grown.train()
+    grown(input_ids=ids, labels=ids).loss.backward()
+    new_block = grown.transformer.h[1]  # 2 -> 3 inserts one block after block 0
+    assert new_block.attn.c_proj.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="`n_layer`"):
+        modeling.grow_policy(small, 2)
