@@ -54,16 +54,23 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset(
         name="embedded",
         description="The embedded zoo (assets/zoo): tiny GPT-2 policy and reward models trained by this "
-                    "project on its own review/keyword/question corpus. Offline, CPU-fast.",
+                    "project on its own review/keyword/question corpus. Offline, CPU-fast. Its default reward "
+                    "pulls two ways: enthusiastic replies tend to be vague, detailed ones measured.",
         policy="zoo:tiny-sft",
-        baseline="zoo:tiny-dpo-sentiment",
+        baseline="zoo:tiny-dpo-balanced",
         reward_models=_ZOO_RM,
-        arm_models={"sentiment": "zoo:tiny-sentiment-arm"},
+        arm_models={"sentiment": "zoo:tiny-sentiment-arm", "informative": "zoo:tiny-informative-arm"},
         sae="zoo:tiny-sft-sae",
         prompt_template="User: {prompt}\nAssistant:",
-        default_rewards={"sentiment": 1.0},
-        prompt_sets=("reviews", "keywords", "questions"),
+        default_rewards={"sentiment": 0.5, "informative": 0.5},
+        prompt_sets=("reviews", "keywords", "questions", "heldout_reviews", "heldout_keywords"),
         max_new_tokens=64,
+        decoder_defaults={"args": {"w": 5.0}, "rad": {"beta": 30.0}, "arm": {"beta": 50.0}, "tqstar": {"lam": 5.0}},
+        defaults_reason="the zoo's reward models are read through a sigmoid (0..1), so a weight multiplies a "
+                        "probability: ARGS's w = 5 moves tokens about as the paper's w = 1 on a raw logit; RAD "
+                        "and ARM take RAD's beta = 30 and 50 (its eval scripts and README), TQ* CD's weight 5 "
+                        "(at the papers' w = 1, beta = 10 and alpha = 1 they gain 0.00 to 0.11 over sampling "
+                        "on held-out prompts here)",
     ),
     Preset(
         name="gpt2-imdb",
@@ -92,7 +99,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
 PRESETS["embedded-indirect"] = replace(
     PRESETS["embedded"], name="embedded-indirect", baseline="zoo:tiny-dpo-polite",
     description="The embedded zoo with a baseline aligned to politeness (tiny-dpo-polite): Transfer Q*'s "
-                "indirect transfer when the target reward is sentiment.")
+                "indirect transfer to the default reward (sentiment and informativeness).")
 
 
 def format_prompt(preset: Preset, prompt: str, tokenizer=None) -> str:

@@ -19,6 +19,15 @@ from pathlib import Path
 import torch
 
 from backends.zoo import ZOO_DIR, available_models, load_manifest, verify_manifest
+from backends.zoo.measures import (  # noqa: F401  re-exported: the build and tests read them here
+    heldout_loss,
+    mask_names,
+    mentions,
+    on_topic_rate,
+    sample_replies,
+    trigram_overlap,
+    word_trigrams,
+)
 from backends.zoo.train import encode, pad_batch, prefix_logits, reply_starts
 
 log = logging.getLogger(__name__)
@@ -30,7 +39,12 @@ BARS: dict[str, tuple[str, float]] = {
     "eos_rate": (">=", 0.95),
     "pairwise_acc": (">=", 0.95),
     "pairwise_acc_first_half": (">=", 0.90),
+    # Sampled replies (T = 0.8, 48 tokens) to held-out review prompts that mention the distinctive
+    # word of the name: names from the corpus's generator, and hand-written ones (backends.zoo.heldout).
+    "on_topic_generator": (">=", 0.95),
+    "on_topic_handwritten": (">=", 0.90),
 }
+ZOO_MAX_BYTES = 150e6
 
 
 @dataclass(frozen=True)
@@ -62,79 +76,6 @@ def bar_report(metrics: dict) -> dict:
     """{metric: {"value", "bar", "ok"}} for each bar that `metrics` measures."""
     return {name: {"value": metrics[name], "bar": f"{direction} {threshold}", "ok": passes(name, metrics[name])}
             for name, (direction, threshold) in BARS.items() if name in metrics}
-
-
-@torch.no_grad()
-def heldout_loss(model, tokenizer, texts: Sequence[str], batch_size: int = 64) -> float:
-    """Mean nats per predicted token of `text + eos` (the eos is a target), over all texts.
-
-    A text longer than the model's context is cut to it (the zoo's texts all fit)."""
-    eos, limit = tokenizer.eos_token_id, model.config.n_positions
-    seqs = [([*seq, eos])[:limit] for seq in encode(tokenizer, texts)]
-    total, count = 0.0, 0
-    for start in range(0, len(seqs), batch_size):
-        ids, mask = pad_batch(seqs[start : start + batch_size], eos)  # (B, T)
-        logits = model(input_ids=ids, attention_mask=mask).logits.float()  # (B, T, V)
-        labels = ids[:, 1:].masked_fill(mask[:, 1:] == 0, -100)  # (B, T-1)
-        nats = torch.nn.functional.cross_entropy(
-            logits[:, :-1].flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum"
-        )
-        total += nats.item()
-        count += int((labels != -100).sum())
-    return total / count
-
-
-@torch.no_grad()
-def sample_replies(model, tokenizer, prompts: Sequence[str], config: EvalConfig,
-                   batch_size: int = 16) -> list[tuple[str, bool]]:
-    """(reply text, ended with eos) per formatted prompt; ancestral sampling with a seeded generator.
-    Prompts are batched by length, so a long prompt does not cut the room of the short ones."""
-    generator = torch.Generator().manual_seed(config.sample_seed)
-    eos, limit = tokenizer.eos_token_id, model.config.n_positions
-    encoded = encode(tokenizer, prompts)
-    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
-    replies: list[tuple[str, bool]] = []
-    for start in range(0, len(prompts), batch_size):
-        seqs = [encoded[i] for i in order[start : start + batch_size]]
-        width = max(len(seq) for seq in seqs)
-        ids = torch.tensor([[eos] * (width - len(s)) + s for s in seqs])  # (B, W), left-padded
-        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])  # (B, W)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # (B, W)
-        new = [[] for _ in seqs]
-        done = torch.zeros(len(seqs), dtype=torch.bool)  # (B,)
-        past = None
-        for _ in range(min(config.max_new_tokens, limit - width)):
-            out = model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                        past_key_values=past, use_cache=True)
-            past = out.past_key_values
-            probs = torch.softmax(out.logits[:, -1].float() / config.temperature, dim=-1)  # (B, V)
-            ids = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
-            for row in torch.nonzero(~done).flatten().tolist():
-                new[row].append(ids[row, 0].item())
-            done |= ids[:, 0] == eos
-            if done.all():
-                break
-            mask = torch.cat([mask, torch.ones_like(ids)], dim=1)  # (B, W + t)
-            positions = positions[:, -1:] + 1  # (B, 1)
-        for tokens in new:
-            ended = bool(tokens) and tokens[-1] == eos
-            replies.append((tokenizer.decode(tokens[:-1] if ended else tokens), ended))
-    by_prompt: list[tuple[str, bool]] = [("", False)] * len(prompts)
-    for i, reply in zip(order, replies, strict=True):
-        by_prompt[i] = reply
-    return by_prompt
-
-
-def word_trigrams(text: str) -> list[tuple[str, ...]]:
-    words = text.lower().split()
-    return [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
-
-
-def trigram_overlap(replies: Iterable[str], corpus_replies: Iterable[str]) -> float:
-    """Fraction of the replies' lowercased word trigrams that occur among the corpus replies'."""
-    known = {gram for reply in corpus_replies for gram in word_trigrams(reply)}
-    grams = [gram for reply in replies for gram in word_trigrams(reply)]
-    return sum(gram in known for gram in grams) / max(1, len(grams))
 
 
 @torch.no_grad()
@@ -186,13 +127,16 @@ def rm_metrics(model, tokenizer, prompts: Sequence[str], texts: Sequence[str], l
 
 
 def lm_metrics(model, tokenizer, heldout_texts: Sequence[str], prompts: Sequence[str],
-               corpus_replies: Iterable[str], config: EvalConfig) -> dict:
-    """The policy's held-out loss, and the trigram and eos bars on sampled replies."""
+               corpus_replies: Sequence[str], config: EvalConfig, corpus_prompts: Sequence[str] | None = None) -> dict:
+    """The policy's held-out loss, and the trigram and eos bars on sampled replies (prompts are
+    formatted; with `corpus_prompts`, the trigrams mask copied names, see `mask_names`)."""
     samples = sample_replies(model, tokenizer, prompts, config)
     replies = [text for text, _ in samples]
+    plain = [p.removeprefix("User: ").split("\nAssistant:")[0] for p in prompts]
     metrics = {
         "heldout_loss": round(heldout_loss(model, tokenizer, heldout_texts), 4),
-        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies), 4),
+        "trigram_in_corpus": round(trigram_overlap(replies, corpus_replies, plain if corpus_prompts else None,
+                                                   corpus_prompts), 4),
         "eos_rate": round(sum(ended for _, ended in samples) / max(1, len(samples)), 4),
         "n_loss_texts": len(heldout_texts),
         "n_samples": len(samples),
@@ -294,6 +238,12 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
     heldout = corpus.generate(split["n_heldout"], split["heldout_seed"])
     tokenizer = load_tokenizer(zoo_dir / "tokenizer")
     measured = {}
+    if "on-topic" in manifest["stages"] and "tiny-sft" in models:
+        from backends.zoo.ontopic import OnTopicConfig, on_topic_metrics
+
+        config = dict(manifest["stages"]["on-topic"]["config"])
+        config["sampling"] = EvalConfig(**config["sampling"])
+        measured["on-topic"] = on_topic_metrics(models["tiny-sft"], tokenizer, OnTopicConfig(**config))[0]
     for name, model in models.items():
         config = manifest["stages"].get(name, {}).get("config", {})
         if "bars" not in manifest["stages"].get(name, {}).get("metrics", {}) or "eval" not in config:
@@ -303,7 +253,7 @@ def recompute(zoo_dir: Path, manifest: dict, models: dict) -> dict[str, dict]:
             measured[name] = lm_metrics(
                 model, tokenizer, [e.text for e in heldout[: evaluation.n_loss_texts]],
                 [corpus.format_prompt(e.prompt) for e in heldout[: evaluation.n_samples]],
-                [e.reply for e in train], evaluation)
+                [e.reply for e in train], evaluation, [e.prompt for e in train])
         elif "attribute" in config:
             rows = heldout[: evaluation.n_rm_texts]
             measured[name] = rm_metrics(model, tokenizer, [corpus.format_prompt(e.prompt) for e in rows],
@@ -328,9 +278,11 @@ def table(manifest: dict, measured: dict[str, dict]) -> tuple[str, bool]:
             lines.append(f"{name:<22} {metric:<26} {built:>9.4f} {shown}  {direction} {threshold:<5} "
                          f"{'yes' if ok else 'NO'}")
     times = ", ".join(f"{name} {stage['wall_s']:.0f}" for name, stage in manifest["stages"].items())
-    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s (bar <= 480 s): {times}")
-    size_ok = manifest.get("total_bytes", 0) < 40e6
-    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar < 40 MB) {'yes' if size_ok else 'NO'}")
+    lines.append(f"build wall time: {manifest.get('build_wall_s', float('nan')):.1f} s "
+                 f"(budget {manifest.get('build_budget_s', float('nan')):.0f} s): {times}")
+    size_ok = manifest.get("total_bytes", 0) <= ZOO_MAX_BYTES
+    lines.append(f"zoo size: {manifest.get('total_bytes', 0) / 1e6:.2f} MB (bar <= {ZOO_MAX_BYTES / 1e6:.0f} MB) "
+                 f"{'yes' if size_ok else 'NO'}")
     return "\n".join(lines), all_ok and size_ok
 
 

@@ -3,8 +3,10 @@
 What it is: a compositional, templated language of chat turns -- reviews of films, restaurants,
 products and places; "write a sentence with the words ..." requests; short questions -- each
 reply labelled with three graded rewards, plus the evaluation prompt sets and keyword coverage.
-What it is not: no tokenizer, no model and no torch; the word lists live in lexicon.py, and
-training and scoring live with the trainer and the reward backends.
+Every review names something new (names.py builds the names from made-up words and random
+combinations) and its reply repeats the name, so what training rewards is copying the name.
+What it is not: no tokenizer, no model and no torch; the word lists live in lexicon.py and
+names.py, and training and scoring live with the trainer and the reward backends.
 
 Labels, all in [0, 1]:
   sentiment    reviews: (stars - 1) / 4, stated by the verdict that opens the reply. Keyword and
@@ -18,13 +20,16 @@ Labels, all in [0, 1]:
                "Briefly, ..."); keyword details fill in reading order: the first half shows the level.
   politeness   0 rude, 0.25 curt, 0.75 friendly, 1 polite: set by the opening words, echoed by
                the closing line (curt replies have none). No middle level: < 0.5 reads as rude.
-Correlations by design, never deterministic: negative reviews carry more details, rude and curt
-replies fewer (so they are shorter), polite replies are slightly more positive.
+Correlations by design: the more enthusiastic a reply, the fewer details it has (at mood 4 at most
+two, at mood 3 at most three), so sentiment and informativeness pull against each other and
+sentiment + informative <= 1.5; rude and curt replies carry fewer details (so they are shorter),
+polite replies are slightly more positive.
 
 Preference turns (so that the policy can follow PRS, Ye & Ng 2024): about one turn in five states
 a preference in words ("Be enthusiastic, detailed and polite.") and shifts the labels it names
 upward. Three forms: the request followed by the preference; PRS's revision request (request,
-preference and feedback on an earlier answer); and PRS's feedback request, whose reply names the
+preference, mostly the earlier answer to the same request, and feedback on it); and PRS's
+feedback request, whose reply names the
 labels a quoted answer falls short on (kind "feedback": the labels are those of the quoted answer,
 and reward models do not train on it). The request templates are PRS's own (a test holds them
 equal to backends/decoders/prs.py).
@@ -41,6 +46,7 @@ from pathlib import Path
 from typing import Literal
 
 from backends.zoo import lexicon as lx
+from backends.zoo import names
 
 USER_PREFIX = "User: "
 ASSISTANT_PREFIX = "\nAssistant:"
@@ -51,7 +57,7 @@ KINDS: tuple[Kind, ...] = (*LABELLED_KINDS, "feedback")
 # Questions get a little more than the suggested 15%: their tips are the hardest part to learn.
 KIND_WEIGHTS = (60, 20, 20)
 MAX_DETAILS = 4
-# Words of a whole formatted example, so that it stays under ~110 BPE tokens.
+# Words of a formatted request and its reply, before any preference, feedback or quoted answer.
 MAX_WORDS = 70
 POLITENESS_LEVELS: dict[float, str] = {0.0: "rude", 0.25: "curt", 0.75: "friendly", 1.0: "polite"}
 REVIEW_TOPICS = tuple(lx.REVIEW_TOPICS)
@@ -59,9 +65,11 @@ QUESTION_TOPICS = tuple(lx.QUESTION_TOPICS)
 KEYWORD_SLOTS = ("agent", "verb", "object", "place")
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "assets" / "prompts"
 # PRS's requests (backends/decoders/prs.py): feedback on answer y to request x under preference z,
-# and the revision request once the answer no longer fits the context (a 128-token model).
+# the revision request quoting y, and the short one for when y does not fit the context.
 FEEDBACK_REQUEST = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
+REVISE_REQUEST = "{x} {z} Improve this answer: {y} Feedback: {f}"
 REVISION_REQUEST = "{x} {z} Feedback: {f}"
+_QUOTED_REVISION_P = 0.75  # revision turns that quote the earlier answer (REVISE_REQUEST)
 Turn = Literal["plain", "preference", "revision", "feedback"]
 TURNS: tuple[Turn, ...] = ("plain", "preference", "revision", "feedback")
 TURN_WEIGHTS = (80, 10, 5, 5)
@@ -80,6 +88,11 @@ _MOOD_WEIGHTS_RUDE = (3, 3, 2, 2, 2)
 # Chance that each detail slot is filled, by politeness; reviews add a bonus for low stars.
 _DETAIL_P: dict[float, float] = {0.0: 0.3, 0.25: 0.4, 0.75: 0.55, 1.0: 0.6}
 _LOW_STAR_BONUS: dict[int, float] = {1: 0.25, 2: 0.2, 3: 0.1, 4: 0.0, 5: 0.0}
+# The trade-off between the rewards: by mood level 0..4, a factor on the chance of each detail and
+# the most details a reply holds. Enthusiastic replies are vague, detailed ones measured, so no
+# reply is both very positive and very detailed (sentiment + informative <= 1.5).
+_MOOD_DETAIL_FACTOR = (1.15, 1.1, 1.0, 0.7, 0.45)
+_MOOD_DETAIL_CAP = (4, 4, 4, 3, 2)
 # Weights of reviewing 2, 3 or 4 aspects, by politeness: rude replies say less.
 _ASPECT_COUNT_WEIGHTS: dict[float, tuple[int, ...]] = {0.0: (6, 3, 1), 0.25: (5, 3, 2), 0.75: (3, 4, 3), 1.0: (2, 4, 4)}
 _COUNT_WORDS = max(len(count.split()) for count in lx.REVIEW_COUNTS + lx.TIP_COUNTS)
@@ -109,6 +122,7 @@ class Example:
     politeness: float
     keywords: tuple[str, ...]
     topic: str
+    subject: str = ""  # reviews: the distinctive word of the reviewed name, which the reply repeats
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -155,6 +169,12 @@ def _detail_p(politeness: float, want: Want) -> float:
     return _WANTED_DETAIL_P if "informative" in want else _DETAIL_P[politeness]
 
 
+def _draw_details(rng: random.Random, p: float, mood: int) -> int:
+    """How many details (0..MAX_DETAILS) a reply of `mood` holds, each drawn with chance about `p`."""
+    drawn = sum(rng.random() < p * _MOOD_DETAIL_FACTOR[mood] for _ in range(MAX_DETAILS))
+    return min(drawn, _MOOD_DETAIL_CAP[mood])
+
+
 def _tone(rng: random.Random, politeness: float) -> tuple[str, str]:
     """Opening words and a closing line (possibly empty) of one politeness level."""
     return rng.choice(lx.OPENERS[politeness]), rng.choice(lx.CLOSERS[politeness])
@@ -169,11 +189,10 @@ def _join(*parts: str) -> str:
 
 
 # ----------------------------------------------------------------------------------- reviews
-def _review_prompt(rng: random.Random, topic: str) -> tuple[str, str]:
-    """A review request and the name of what is reviewed."""
-    spec = lx.REVIEW_TOPICS[topic]
-    name = spec.name_pattern.format(a=rng.choice(spec.firsts), b=rng.choice(spec.seconds))
-    return rng.choice(spec.prompts).format(name=name), name
+def _review_prompt(rng: random.Random, topic: str) -> tuple[str, names.Name]:
+    """A review request and the (freshly made) name of what is reviewed."""
+    name = names.new_name(rng, topic)
+    return rng.choice(lx.REVIEW_TOPICS[topic].prompts).format(name=name.text), name
 
 
 def _polarities(rng: random.Random, stars: int, count: int) -> list[bool]:
@@ -195,8 +214,7 @@ def _plan_aspects(
 ) -> list[tuple[lx.Aspect, bool, int]]:
     """(aspect, praised, number of details) triples in the lexicon's order of aspects, which keeps
     a small model from repeating one; three or four details pack two to an aspect, to fit the budget."""
-    p_detail = _detail_p(politeness, want) + _LOW_STAR_BONUS[stars]
-    details = sum(rng.random() < p_detail for _ in range(MAX_DETAILS))
+    details = _draw_details(rng, _detail_p(politeness, want) + _LOW_STAR_BONUS[stars], stars - 1)
     packed = [2, details - 2] if details > 2 else [1] * details
     count = max(len(packed), rng.choices((2, 3, 4), weights=_ASPECT_COUNT_WEIGHTS[politeness])[0])
     aspects = lx.REVIEW_TOPICS[topic].aspects
@@ -244,9 +262,11 @@ def _plain(request: str) -> str:
     return request
 
 
-def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain) -> Example:
+def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain,
+            ask: Callable[[random.Random, str], tuple[str, names.Name]] = _review_prompt) -> Example:
+    """A review turn; `ask` draws the request and its name (copying.py asks more broadly)."""
     topic = rng.choice(REVIEW_TOPICS)
-    request, name = _review_prompt(rng, topic)
+    request, name = ask(rng, topic)
     prompt = dress(request)
     politeness = _politeness(rng, want)
     stars = 1 + _mood(rng, politeness, want)
@@ -255,9 +275,9 @@ def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str
     plan = _plan_aspects(rng, topic, stars, politeness, want)
     clauses = [_aspect_clause(rng, *step) for step in plan]
     praised = [step[1] for step in plan]
-    verdict = rng.choice(lx.VERDICT_TEMPLATES).format(name=name, vp=rng.choice(lx.VERDICTS[stars]))
+    verdict = rng.choice(lx.VERDICT_TEMPLATES).format(name=name.text, vp=rng.choice(lx.VERDICTS[stars]))
     # The detail count joins the verdict once the kept details are known; budget its longest form.
-    budget = MAX_WORDS - _words(format_prompt(prompt), opener, verdict, rating, closer) - _COUNT_WORDS
+    budget = MAX_WORDS - _words(format_prompt(request), opener, verdict, rating, closer) - _COUNT_WORDS
     keep = _fit(praised, [step[2] for step in plan], clauses, budget, stars)
     detailed = [i for i in keep if plan[i][2]]
     while detailed and sum(_words(clauses[i]) + 1 for i in keep) > budget:  # over with two aspects: drop details
@@ -268,7 +288,8 @@ def _review(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str
     details = sum(plan[i][2] for i in keep)
     sentences = _aspect_sentences([praised[i] for i in keep], [clauses[i] for i in keep])
     reply = _join(opener, _opening(rng, verdict, details), rating, *sentences, closer)
-    return Example("review", prompt, reply, (stars - 1) / 4, details / MAX_DETAILS, politeness, (), topic)
+    return Example("review", prompt, reply, (stars - 1) / 4, details / MAX_DETAILS, politeness, (), topic,
+                   name.distinctive)
 
 
 # ---------------------------------------------------------------------------------- keywords
@@ -280,7 +301,8 @@ def _keyword_prompt(rng: random.Random, count: int) -> tuple[str, dict[str, str]
 
 
 def _keyword_sentence(
-    rng: random.Random, requested: dict[str, str], used: Sequence[str], politeness: float, want: Want = NO_WANT
+    rng: random.Random, requested: dict[str, str], used: Sequence[str], politeness: float, mood: int,
+    want: Want = NO_WANT,
 ) -> tuple[str, int]:
     """A clause using exactly the `used` requested keywords, and its number of details."""
     fillers = {}
@@ -288,7 +310,7 @@ def _keyword_sentence(
         others = [word for word in lx.KEYWORD_WORDS[slot] if word != requested.get(slot)]
         fillers[slot] = requested[slot] if slot in used else rng.choice(others)
     # Details fill their slots in reading order (time, weather, agent, object): they show early.
-    details = sum(rng.random() < _detail_p(politeness, want) for _ in range(MAX_DETAILS))
+    details = _draw_details(rng, _detail_p(politeness, want), mood)
     for slot in ("agent", "object")[: max(0, details - 2)]:
         fillers[slot] = f"{rng.choice(lx.KEYWORD_DETAILS[slot])} {fillers[slot]}"
     clause = rng.choice(lx.KEYWORD_TEMPLATES).format(**fillers)
@@ -306,7 +328,7 @@ def _keywords(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], s
     mood = _mood(rng, politeness, want)
     n_used = rng.choices(range(count + 1), weights=_COVERAGE_WEIGHTS[count])[0]
     used = rng.sample(list(requested), n_used)
-    clause, details = _keyword_sentence(rng, requested, used, politeness, want)
+    clause, details = _keyword_sentence(rng, requested, used, politeness, mood, want)
     adverbs, closing = lx.KEYWORD_MOODS[mood]
     adverb = rng.choice(adverbs)
     sentence = _cap(f"{adverb} {clause}" if adverb else clause) + "."
@@ -328,16 +350,17 @@ def _question_prompt(rng: random.Random, topic: str) -> str:
 def _question(rng: random.Random, want: Want = NO_WANT, dress: Callable[[str], str] = _plain) -> Example:
     topic = rng.choice(QUESTION_TOPICS)
     spec = lx.QUESTION_TOPICS[topic]
-    prompt = dress(_question_prompt(rng, topic))
+    request = _question_prompt(rng, topic)
+    prompt = dress(request)
     politeness = _politeness(rng, want)
     mood = _mood(rng, politeness, want)
     grades, endings = lx.QUESTION_MOODS[mood]
     answer = f"{rng.choice(grades)} {spec.frame}: {rng.choice(spec.suggestions)}."
     ending = rng.choice(endings) if rng.random() < 0.5 else ""
-    n_details = sum(rng.random() < _detail_p(politeness, want) for _ in range(MAX_DETAILS))
+    n_details = _draw_details(rng, _detail_p(politeness, want), mood)
     tips = [spec.details[i] for i in sorted(rng.sample(range(len(spec.details)), n_details))]  # in lexicon order
     opener, closer = _tone(rng, politeness)
-    while tips and _words(format_prompt(prompt), opener, answer, *tips, ending, closer) + _COUNT_WORDS > MAX_WORDS:
+    while tips and _words(format_prompt(request), opener, answer, *tips, ending, closer) + _COUNT_WORDS > MAX_WORDS:
         tips.pop()
     # How many tips follow (or that none do) is said before the answer, so that it shows early.
     if tips:
@@ -374,11 +397,6 @@ def feedback_text(rng: random.Random, answer: Example, want: Want) -> str:
     return _join(opening, rng.choice(lx.FEEDBACK_ASKS).format(advice=advice))
 
 
-def _quote(reply: str, budget: int) -> str:
-    """The first `budget` words of `reply` (its labels show in the first half)."""
-    return " ".join(reply.split()[: max(budget, 4)])
-
-
 def _turn(rng: random.Random, kind: Kind) -> Example:
     turn = rng.choices(TURNS, weights=TURN_WEIGHTS)[0]
     if turn == "plain":
@@ -387,13 +405,17 @@ def _turn(rng: random.Random, kind: Kind) -> Example:
     z = preference_text(rng, want)
     if turn == "preference":
         return _MAKERS[kind](rng, want, lambda x: f"{x} {z}")
-    draft = _MAKERS[kind](rng)  # an earlier answer, judged against the preference
+    # An earlier answer to the same request (same seed: same request), judged against the preference.
+    seed = rng.getrandbits(32)
+    draft = _MAKERS[kind](random.Random(seed))
     f = feedback_text(rng, draft, want)
     if turn == "revision":
-        return _MAKERS[kind](rng, want, lambda x: REVISION_REQUEST.format(x=x, z=z, f=f))
-    request = draft.prompt
-    budget = MAX_WORDS - _words(format_prompt(FEEDBACK_REQUEST.format(x=request, z=z, y="")), f)
-    prompt = FEEDBACK_REQUEST.format(x=request, z=z, y=_quote(draft.reply, budget))
+        if rng.random() < _QUOTED_REVISION_P:
+            dress = lambda x: REVISE_REQUEST.format(x=x, z=z, y=draft.reply, f=f)  # noqa: E731
+        else:
+            dress = lambda x: REVISION_REQUEST.format(x=x, z=z, f=f)  # noqa: E731
+        return _MAKERS[kind](random.Random(seed), want, dress)
+    prompt = FEEDBACK_REQUEST.format(x=draft.prompt, z=z, y=draft.reply)
     return Example("feedback", prompt, f, draft.sentiment, draft.informative, draft.politeness, (),
                    "feedback")
 
@@ -421,6 +443,20 @@ def _distinct(draw: Callable[[int], dict], n: int) -> list[dict]:
     raise RuntimeError(f"could not draw {n} distinct prompts")
 
 
+def _check_keyword_parts() -> None:
+    """The fixed words of keyword replies hold no keyword, so a reply holds one only where planned."""
+    fixed = [*lx.KEYWORD_TEMPLATES, *(w for words in lx.KEYWORD_DETAILS.values() for w in words),
+             *(w for mood in lx.KEYWORD_MOODS.values() for part in mood for w in part),
+             *(w for words in (*lx.OPENERS.values(), *lx.CLOSERS.values()) for w in words)]
+    words = {w.lower() for part in fixed for w in re.findall(r"[A-Za-z']+", part)}
+    clash = sorted(words & {w for slot in lx.KEYWORD_WORDS.values() for w in slot})
+    if clash:
+        raise ValueError(f"keyword words also in the fixed parts of keyword replies: {clash}")
+
+
+_check_keyword_parts()
+
+
 def prompt_sets(seed: int = 1234) -> dict[str, list[dict]]:
     """Evaluation prompts from the corpus templates, balanced over topics / keyword counts:
     48 reviews, 48 keyword requests, 40 questions, each {"prompt", "tags"} (+ "keywords")."""
@@ -428,7 +464,8 @@ def prompt_sets(seed: int = 1234) -> dict[str, list[dict]]:
 
     def review(i: int) -> dict:
         topic = REVIEW_TOPICS[i % len(REVIEW_TOPICS)]
-        return {"prompt": _review_prompt(rng, topic)[0], "tags": ["review", topic]}
+        prompt, name = _review_prompt(rng, topic)
+        return {"prompt": prompt, "tags": ["review", topic], "subject": name.distinctive}
 
     def keywords(i: int) -> dict:
         count = 2 + i % 3

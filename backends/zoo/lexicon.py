@@ -64,12 +64,9 @@ def _aspects(block: str) -> tuple[Aspect, ...]:
 
 @dataclass(frozen=True)
 class ReviewTopic:
-    """A reviewable domain: how names are composed, how it is asked about, what is judged."""
+    """A reviewable domain: how it is asked about and what is judged (names come from names.py)."""
 
-    name_pattern: str
     aspects: tuple[Aspect, ...]
-    firsts: tuple[str, ...]
-    seconds: tuple[str, ...]
     prompts: tuple[str, ...]
 
 
@@ -231,40 +228,24 @@ facilities [were]: clean|modern|handy|excellent / dirty|run down|basic|shabby
 """)
 
 REVIEW_TOPICS: dict[str, ReviewTopic] = {
-    "film": ReviewTopic(
-        "The {a} {b}", _FILM,
-        _w("Silent|Last|Hidden|Broken|Golden|Lost|Distant|Burning|Frozen|Secret|Crimson|Endless"
-           "|Quiet|Wild|Final|Hollow"),
-        _w("Harbor|Summer|Garden|Kingdom|River|Promise|Signal|Mirror|Letter|Voyage|Horizon"
-           "|Winter|Island|Shadow|Station|Orchard"),
-        _w("Write a review of the film {name}.|What did you think of the film {name}?"
-           "|Can you review {name} for me?|How was the film {name}?"
-           "|Give me your opinion of the film {name}.|Did you enjoy {name}?"),
-    ),
-    "restaurant": ReviewTopic(
-        "{a}'s {b}", _RESTAURANT,
-        _w("Rosa|Marco|Anna|Luigi|Nina|Omar|Hana|Pedro|Elena|Sam|Mia|Leo"),
-        _w("Kitchen|Grill|Bistro|Diner|Cafe|Table|Tavern|Noodle Bar"),
-        _w("Write a review of {name}.|How was dinner at {name}?"
-           "|What did you think of the restaurant {name}?|Can you review {name} for me?"
-           "|Is {name} a good place to eat?|Tell me about your meal at {name}."),
-    ),
-    "product": ReviewTopic(
-        "the {a} {b}", _PRODUCT,
-        _w("Zento|Lumo|Arvo|Kestra|Novi|Orbis|Vexa|Quill|Sola|Brio|Miro|Tekla|Onyx|Halo"),
-        _w("speaker|camera|phone|tablet|watch|keyboard|drone|headset"),
-        _w("Write a review of {name}.|What do you think of {name}?"
-           "|Can you review {name} for me?|Is {name} worth buying?"
-           "|Give me your opinion of {name}.|How do you like {name}?"),
-    ),
-    "place": ReviewTopic(
-        "{a} {b}", _PLACE,
-        _w("Cedar|Willow|Silver|Stone|Maple|Eagle|Fox|Pine|Misty|Crystal|Amber|Hazel|Raven"),
-        _w("Lake|Beach|Valley|Forest|Bay|Falls|Island|Canyon"),
-        _w("Write a review of {name}.|How was your visit to {name}?"
-           "|What did you think of {name}?|Is {name} worth a visit?"
-           "|Tell me about your trip to {name}.|Can you review {name} for me?"),
-    ),
+    "film": ReviewTopic(_FILM, _w(
+        "Write a review of the film {name}.|What did you think of the film {name}?|Can you review {name} for me?"
+        "|How was the film {name}?|Give me your opinion of the film {name}.|Did you enjoy {name}?"
+        "|I just saw {name}. What did you think of it?|Review the movie {name}.|Is the film {name} any good?"
+        "|Tell me what you thought of {name}.|Should I watch {name}?")),
+    "restaurant": ReviewTopic(_RESTAURANT, _w(
+        "Write a review of {name}.|How was dinner at {name}?|What did you think of the restaurant {name}?"
+        "|Can you review {name} for me?|Is {name} a good place to eat?|Tell me about your meal at {name}."
+        "|We are thinking of eating at {name}. Is it good?|Review the restaurant {name}."
+        "|How was lunch at {name}?|What is {name} like?")),
+    "product": ReviewTopic(_PRODUCT, _w(
+        "Write a review of {name}.|What do you think of {name}?|Can you review {name} for me?"
+        "|Is {name} worth buying?|Give me your opinion of {name}.|How do you like {name}?"
+        "|I am about to buy {name}. Any thoughts?|Review {name}, please.|Tell me about {name}.")),
+    "place": ReviewTopic(_PLACE, _w(
+        "Write a review of {name}.|How was your visit to {name}?|What did you think of {name}?"
+        "|Is {name} worth a visit?|Tell me about your trip to {name}.|Can you review {name} for me?"
+        "|We plan a day at {name}. Is it nice?|Review {name} for me, please.|How did you like {name}?")),
 }
 
 # ----------------------------------------------- mood of other kinds; sentiment = level / 4
@@ -289,13 +270,24 @@ QUESTION_MOODS: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
 # ------------------------------------------------------------------------- keyword sentences
 KEYWORD_WORDS: dict[str, tuple[str, ...]] = {
     "agent": _w("dog|cat|boy|girl|farmer|teacher|baker|fox|horse|child|sailor|painter|rabbit"
-                "|grandmother|pilot|student"),
+                "|grandmother|pilot|student|doctor|nurse|goat|monkey|king|queen|clown|soldier|fisherman"
+                "|mother|father|uncle|dancer|singer|pirate|wizard|robot|duck|bear|mouse|tailor|judge"),
     "verb": _w("carry|find|paint|throw|wash|hide|chase|drop|fix|catch|push|lift|open|sell"
-               "|bring|hold"),
+               "|bring|hold|pull|kick|climb|draw|cook|steal|build|clean|fold|sew|hug|feed|bury|borrow"
+               "|count|kiss|measure|shake|wrap|polish|buy|grab"),
     "object": _w("ball|book|kite|apple|basket|hat|bicycle|letter|box|blanket|cake|lamp|bucket"
-                 "|rope|map|drum"),
+                 "|rope|map|drum|ladder|umbrella|violin|candle|chair|bottle|shoe|coin|key|carpet|pumpkin"
+                 "|guitar|mirror|clock|envelope|pillow|sandwich|wagon|trumpet|bell|feather|spoon"),
     "place": _w("park|river|kitchen|garden|beach|forest|market|school|bridge|barn|library"
-                "|station|hill|lake|field|harbor"),
+                "|station|hill|lake|field|harbor|museum|castle|village|church|bakery|airport|island"
+                "|cave|desert|farm|zoo|palace|hospital|theater|tower|meadow|pond|stadium|temple|attic"),
+}
+# Keywords the corpus never asks for, for held-out keyword prompts (assets/prompts/heldout_keywords.jsonl).
+HELDOUT_KEYWORD_WORDS: dict[str, tuple[str, ...]] = {
+    "agent": _w("chef|giant|banker|camel|owl|knight|poet|lawyer|beekeeper|turtle"),
+    "verb": _w("repair|juggle|stack|deliver|toss|squeeze|decorate|inspect|weigh|rescue"),
+    "object": _w("piano|helmet|sofa|suitcase|globe|teapot|necklace|shovel|canoe|wheelbarrow"),
+    "place": _w("lighthouse|vineyard|cathedral|greenhouse|laundromat|orchard|quarry|canal|rooftop|stable"),
 }
 KEYWORD_PROMPTS = _w(
     "Write a sentence with the words {words}.|Use the words {words} in a sentence."

@@ -76,3 +76,39 @@ def load_reward_model(folder: Path, device: str = "cpu"):
         str(folder), dtype=torch.float32, local_files_only=True
     )
     return model.to(device).eval()
+
+
+def grow_policy(model, n_layer: int):
+    """A deeper copy of the GPT-2 policy `model` that computes exactly what it computes: the new
+    blocks, spread evenly (4 -> 6 puts one after block 1 and one after block 3), start as copies of
+    the block before them with their attention and MLP output projections zeroed, so each adds
+    nothing to the residual stream until training moves it."""
+    from transformers import GPT2LMHeadModel
+
+    old = model.config.n_layer
+    if n_layer <= old:
+        raise ValueError(f"`n_layer` has to exceed the model's {old} blocks, but is {n_layer}")
+    extra = n_layer - old
+    after = {(j + 1) * old // extra - 1 for j in range(extra)}
+    if len(after) < extra:
+        raise ValueError(f"`n_layer` {n_layer} adds more blocks than the model's {old} blocks can each take one")
+    config = model.config.to_dict()
+    config["n_layer"] = n_layer
+    grown = GPT2LMHeadModel(type(model.config).from_dict(config)).to(next(model.parameters()).device)
+    source: list[tuple[int, bool]] = []  # (old block, is a new zeroed copy)
+    for i in range(old):
+        source.append((i, False))
+        if i in after:
+            source.append((i, True))
+    state = model.state_dict()
+    new_state = {k: v for k, v in state.items() if not k.startswith("transformer.h.")}
+    for new_i, (old_i, fresh) in enumerate(source):
+        prefix = f"transformer.h.{old_i}."
+        for key, value in state.items():
+            if key.startswith(prefix):
+                name = key[len(prefix):]
+                zero = fresh and name.split(".")[-2] == "c_proj"
+                new_state[f"transformer.h.{new_i}.{name}"] = torch.zeros_like(value) if zero else value.clone()
+    grown.load_state_dict(new_state, strict=True)
+    grown.generation_config = model.generation_config
+    return grown.eval()

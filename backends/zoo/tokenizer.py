@@ -21,7 +21,7 @@ class TokenizerConfig:
                                         "below it (every word one token), so sampled text has no misspellings"}
     )
     min_frequency: int = field(default=2, metadata={"help": "merges seen fewer times are not learned"})
-    model_max_length: int = field(default=128, metadata={"help": "recorded in tokenizer_config.json"})
+    model_max_length: int = field(default=512, metadata={"help": "recorded in tokenizer_config.json"})
 
     def __post_init__(self) -> None:
         if not 257 <= self.vocab_size <= 65536:

@@ -16,7 +16,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from typing import Literal
 
 import torch
@@ -29,7 +29,7 @@ class ModelShape:
     n_layer: int = field(default=4, metadata={"help": "transformer blocks"})
     n_embd: int = field(default=128, metadata={"help": "hidden size"})
     n_head: int = field(default=4, metadata={"help": "attention heads"})
-    n_positions: int = field(default=128, metadata={"help": "longest sequence, prompt + reply + eos"})
+    n_positions: int = field(default=512, metadata={"help": "context: the packed training rows' length"})
 
     def __post_init__(self) -> None:
         if self.n_embd % self.n_head:
@@ -123,6 +123,27 @@ def batch_order(lengths: Sequence[int], batch_size: int, steps: int, seed: int) 
         rng.shuffle(epoch)
         batches += [batch for batch in epoch if len(batch) == batch_size] or epoch
     return batches[:steps]
+
+
+def pack_rows(lengths: Sequence[int], width: int, rows: int, seed: int) -> list[list[int]]:
+    """`rows` rows of sequence indices, each row's sequences together at most `width` tokens long:
+    seeded epochs in shuffled order, each sequence joining the current row while it fits."""
+    rng = random.Random(seed)
+    packed: list[list[int]] = []
+    while len(packed) < rows:
+        order = [i for i in range(len(lengths)) if lengths[i] <= width]
+        if not order:
+            raise ValueError(f"no sequence fits in a row of {width} tokens")
+        rng.shuffle(order)
+        row, used = [], 0
+        for i in order:
+            if used + lengths[i] > width:
+                packed.append(row)
+                row, used = [], 0
+            row.append(i)
+            used += lengths[i]
+        packed.append(row)
+    return packed[:rows]
 
 
 def lm_loss(model, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -257,23 +278,42 @@ def train(model, step_loss: Callable, batches: Sequence[list[int]], collate: Cal
 
 
 def train_policy(tokenizer, texts: Sequence[str], shape: ModelShape, config: TrainConfig, folder,
-                 threads: int | None = None) -> dict:
-    """Train tiny-sft on `text + eos` for each text and save it to `folder`; returns statistics."""
+                 threads: int | None = None, init=None, grow: bool = False) -> dict:
+    """Train tiny-sft on packed rows (`text + eos` after `text + eos`, up to the context) and save
+    it to `folder`, so that every position of the context is trained; returns statistics.
+
+    init: a saved policy folder to start from (its shape must be `shape`); None: fresh weights.
+    grow: `init` may have fewer blocks than `shape`; it is deepened first (modeling.grow_policy)."""
     from backends.zoo import modeling
 
     eos = tokenizer.eos_token_id
     seqs = [[*seq, eos] for seq in encode(tokenizer, texts)]
-    kept = [seq for seq in seqs if len(seq) <= shape.n_positions]
+    lengths = [len(seq) for seq in seqs]
+    packed = pack_rows(lengths, shape.n_positions, config.steps * config.batch_size, config.seed)
     torch.manual_seed(config.seed)
-    model = modeling.new_policy(shape, len(tokenizer), eos).to(pick_device())
-    order = batch_order([len(seq) for seq in kept], config.batch_size, config.steps, config.seed)
-    stats = train(model, lm_loss, order, lambda rows: pad_batch([kept[i] for i in rows], eos), config,
-                  desc="tiny-sft", threads=threads)
+    if init is None:
+        model = modeling.new_policy(shape, len(tokenizer), eos).to(pick_device())
+    else:
+        model = modeling.load_policy(init, pick_device().type)
+        got = ModelShape(model.config.n_layer, model.config.n_embd, model.config.n_head, model.config.n_positions)
+        if grow and got.n_layer < shape.n_layer and got == ModelShape(got.n_layer, *astuple(shape)[1:]):
+            model = modeling.grow_policy(model, shape.n_layer)
+            got = shape
+        if got != shape:
+            raise ValueError(f"`init` {init} has shape {got}, but the stage asks for {shape}")
+    order = [list(range(start, start + config.batch_size)) for start in range(0, len(packed), config.batch_size)]
+
+    def collate(batch: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return pad_batch([[token for i in packed[row] for token in seqs[i]] for row in batch], eos)
+
+    stats = train(model, lm_loss, order, collate, config, desc="tiny-sft", threads=threads)
     modeling.save(model, tokenizer, folder)
-    tokens_seen = sum(len(kept[i]) for rows in order for i in rows)
-    return {**stats, "n_params": sum(p.numel() for p in model.parameters()), "n_train_texts": len(kept),
-            "n_dropped_too_long": len(seqs) - len(kept), "tokens_seen": tokens_seen,
-            "epochs": round(config.steps * config.batch_size / len(kept), 3)}
+    tokens_seen = sum(lengths[i] for row in packed for i in row)
+    return {**stats, "n_params": sum(p.numel() for p in model.parameters()), "n_train_texts": len(seqs),
+            "n_dropped_too_long": sum(n > shape.n_positions for n in lengths), "tokens_seen": tokens_seen,
+            "texts_per_row": round(sum(len(row) for row in packed) / len(packed), 2),
+            "row_fill": round(tokens_seen / (len(packed) * shape.n_positions), 4),
+            "epochs": round(sum(len(row) for row in packed) / len(seqs), 3)}
 
 
 def train_reward_model(tokenizer, prompts: Sequence[str], texts: Sequence[str], labels: Sequence[float],

@@ -13,7 +13,7 @@ from statistics import mean
 
 import pytest
 
-from backends.zoo import corpus
+from backends.zoo import corpus, heldout, names
 from backends.zoo import lexicon as lx
 
 N = 5000
@@ -110,9 +110,47 @@ def test_texts_are_formatted_ascii_and_short(examples):
         assert e.text.isascii() and "  " not in e.text and "\n" not in e.prompt + e.reply
         assert e.reply == e.reply.strip() and e.reply[-1] in ".!?"
         assert len(e.reply.split()) >= (8 if e.kind in corpus.LABELLED_KINDS else 3)
-        assert len(e.text.split()) <= corpus.MAX_WORDS
+        if e.kind != "feedback" and " Feedback: " not in e.prompt:  # request (+ preference) and reply
+            assert len(e.text.split()) <= corpus.MAX_WORDS + 6, e.text
+        assert len(e.text.split()) <= 3 * corpus.MAX_WORDS, e.text
     assert corpus.format_prompt("Hi?") == "User: Hi?\nAssistant:"
     assert corpus.format_example("Hi?", "Hello.") == "User: Hi?\nAssistant: Hello."
+
+
+def test_sentiment_and_informativeness_pull_against_each_other(labelled):
+    """Enthusiastic replies are vague, detailed ones measured: no reply is both, and the mean
+    detail level falls as the mood rises, in every kind."""
+    assert all(e.sentiment + e.informative <= 1.5 for e in labelled)
+    for kind in corpus.LABELLED_KINDS:
+        by_mood = [[e.informative for e in labelled if e.kind == kind and e.sentiment == m / 4] for m in range(5)]
+        means = [mean(values) for values in by_mood]
+        assert means[0] > means[2] > means[3] > means[4], (kind, means)
+    assert any(e.sentiment == 1.0 and e.informative == 0.5 for e in labelled)
+    assert any(e.sentiment == 0.5 and e.informative == 1.0 for e in labelled)
+
+
+def test_review_names_are_new_and_the_reply_repeats_the_distinctive_word(examples):
+    reviews = _reviews(examples)
+    subjects = [e.subject for e in reviews]
+    assert all(subject and subject in e.prompt for subject, e in zip(subjects, reviews, strict=True))
+    assert all(re.search(rf"\b{re.escape(e.subject)}\b", e.reply) for e in reviews)
+    assert len(set(subjects)) > 0.8 * len(subjects)  # made-up words: hardly any name comes twice
+    assert all(e.subject == "" for e in examples if e.kind != "review")
+
+
+def test_names_come_in_many_shapes():
+    rng = random.Random(3)
+    drawn = [names.new_name(rng, topic) for topic in corpus.REVIEW_TOPICS for _ in range(300)]
+    assert {len(name.text.split()) for name in drawn} >= {1, 2, 3, 4}
+    assert {len(name.distinctive) for name in drawn} >= set(range(3, 11))
+    assert all(name.distinctive in name.text.split() or name.distinctive + "'s" in name.text for name in drawn)
+    assert all(name.distinctive not in names.GENERIC for name in drawn)
+
+
+def test_keywords_are_never_part_of_the_fixed_words_of_keyword_replies():
+    corpus._check_keyword_parts()
+    for slot, words in lx.HELDOUT_KEYWORD_WORDS.items():
+        assert not set(words) & set(lx.KEYWORD_WORDS[slot]), slot
 
 
 def test_verbs_agree_with_aspects(examples):
@@ -216,6 +254,7 @@ def test_prompt_sets_are_distinct_and_tagged():
         assert len(set(prompts)) == len(prompts), name
         assert all(item["tags"] and item["prompt"].isascii() for item in items)
     assert {item["tags"][1] for item in sets["reviews"]} == set(corpus.REVIEW_TOPICS)
+    assert all(item["subject"] in item["prompt"] for item in sets["reviews"])
     assert {item["tags"][1] for item in sets["questions"]} == set(corpus.QUESTION_TOPICS)
     for item in sets["keywords"]:
         assert 2 <= len(item["keywords"]) <= 4
@@ -252,7 +291,8 @@ def test_stated_preferences_raise_the_labels_they_name(labelled):
     for label in corpus.LABELS:
         asked = [getattr(e, label) for e in labelled if stated(e, label)]
         assert len(asked) > 100, label
-        assert mean(asked) > mean(getattr(e, label) for e in plain) + 0.15, label
+        # +0.1: "detailed" asked together with "enthusiastic" is capped by the trade-off
+        assert mean(asked) > mean(getattr(e, label) for e in plain) + 0.1, label
     assert 0.1 < 1 - len(plain) / len(labelled) < 0.25
 
 
@@ -276,5 +316,31 @@ def test_revision_requests_use_prs_templates():
     from backends.decoders import prs
 
     assert prs.FEEDBACK == corpus.FEEDBACK_REQUEST and prs.REVISE_SHORT == corpus.REVISION_REQUEST
+    assert prs.REVISE == corpus.REVISE_REQUEST
     revisions = [e for e in corpus.generate(3000, 5) if " Feedback: " in e.prompt]
     assert revisions and all(e.kind in corpus.LABELLED_KINDS for e in revisions)
+    quoting = [e for e in revisions if " Improve this answer: " in e.prompt]
+    assert 0.5 < len(quoting) / len(revisions) < 0.95
+    for e in quoting:  # the quoted answer answers the same request: a review quotes the same name
+        request, quoted = e.prompt.split(" Improve this answer: ")
+        if e.kind == "review":
+            assert e.subject in request and e.subject in quoted.split(" Feedback: ")[0], e.prompt
+
+
+def test_heldout_prompts_are_new_and_match_their_files():
+    for name, items in heldout.prompt_files().items():
+        lines = (corpus.PROMPTS_DIR / f"{name}.jsonl").read_text(encoding="ascii").splitlines()
+        assert [json.loads(line) for line in lines] == items, f"rerun python -m backends.zoo.heldout --write ({name})"
+        assert len(items) == 32 and len({item["prompt"] for item in items}) == 32
+    train_prompts = {e.prompt for e in corpus.generate(3000, 0)}
+    reviews = heldout.prompt_files()["heldout_reviews"]
+    assert {item["tags"][2] for item in reviews} == {"generator-name", "handwritten-name"}
+    for item in reviews:
+        assert item["subject"] in item["prompt"] and item["prompt"] not in train_prompts
+    templates = {p for topic in lx.REVIEW_TOPICS.values() for p in topic.prompts}
+    for item in heldout.handwritten_reviews():
+        assert not any(re.fullmatch(re.escape(t).replace(re.escape("{name}"), ".+"), item["prompt"])
+                       for t in templates), item["prompt"]
+    for item in heldout.prompt_files()["heldout_keywords"]:
+        new = [k for k in item["keywords"] if not any(k in words for words in lx.KEYWORD_WORDS.values())]
+        assert new and corpus.keyword_coverage(item["prompt"], item["keywords"]) == 1.0, item
