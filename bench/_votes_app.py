@@ -31,6 +31,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench._threads import started_together
 from storage import Store, VoteFilter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,34 +133,17 @@ def json_loop(port: int, voter: AppVoter, votes: int, start: threading.Barrier) 
 
 def run_json(port: int, voters: int, votes: int) -> tuple[list[AppVoter], float]:
     logs = [AppVoter() for _ in range(voters)]
-    start = threading.Barrier(voters + 1)
-    threads = [threading.Thread(target=json_loop, args=(port, v, votes, start)) for v in logs]
-    for t in threads:
-        t.start()
-    start.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join()
-    return logs, time.perf_counter() - began
+    return logs, started_together(json_loop, [(port, v, votes) for v in logs])
 
 
 def ceiling(clients: list, annotators: list[str], calls: int = 5) -> float:
     """Calls per second of the `/annotator` endpoint from every client at once (`calls` each)."""
-    start = threading.Barrier(len(clients) + 1)
-
-    def loop(client: object, who: str) -> None:
+    def loop(client: object, who: str, start: threading.Barrier) -> None:
         start.wait()
         for _ in range(calls):
             client.predict(who, api_name="/annotator")
 
-    threads = [threading.Thread(target=loop, args=pair) for pair in zip(clients, annotators, strict=True)]
-    for t in threads:
-        t.start()
-    start.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join()
-    return len(clients) * calls / (time.perf_counter() - began)
+    return len(clients) * calls / started_together(loop, list(zip(clients, annotators, strict=True)))
 
 
 def check(url: str, voters: list[AppVoter]) -> list[str]:
@@ -188,16 +172,7 @@ def run_gradio(port: int, voters: int, votes: int, backend: str) -> tuple[list[A
     try:
         for client, voter in zip(clients, logs, strict=True):
             voter.annotator = client.predict("", api_name="/annotator")
-        start = threading.Barrier(voters + 1)
-        threads = [threading.Thread(target=vote_loop, args=(c, v, votes, start))
-                   for c, v in zip(clients, logs, strict=True)]
-        for t in threads:
-            t.start()
-        start.wait()
-        began = time.perf_counter()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - began
+        wall = started_together(vote_loop, [(c, v, votes) for c, v in zip(clients, logs, strict=True)])
         rate = ceiling(clients, [v.annotator for v in logs])
         log.info("%s: gradio_client calls/s of the no-op-sized /annotator endpoint, %d clients at once: %.0f "
                  "(a vote is 2 calls)", backend, voters, rate)

@@ -32,7 +32,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._threads import started_together
 from storage import Refused, Store, StoreUnavailable, VoteFilter
 
 CONFIGS = ("sampling(temperature=1.0)", "args(k=10, w=1.5)", "rad(beta=30)", "best_of_n(n=4)")
@@ -129,17 +129,8 @@ def run(url: str, voters: int, votes: int, race: bool = True, backend: str | Non
         battles = setup(store, voters * votes, tag)
         logs = [VoterLog(f"{tag}-voter{v:03d}") for v in range(voters)]
         shares = [battles[v * votes:(v + 1) * votes] for v in range(voters)]
-        start = threading.Barrier(voters + 1)
-        threads = [threading.Thread(target=vote_loop, args=(store, logs[v], shares[v],
-                                                            shares[(v + 1) % voters] if race else None, start))
-                   for v in range(voters)]
-        for t in threads:
-            t.start()
-        start.wait()
-        began = time.perf_counter()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - began
+        wall = started_together(vote_loop, [(store, logs[v], shares[v], shares[(v + 1) % voters] if race else None)
+                                            for v in range(voters)])
         problems = check(store, tag, battles, logs)
     attempts = voters * votes * (2 if race else 1)
     return Result(backend or url.split(":")[0], voters, votes, attempts, sum(len(v.stored) for v in logs),

@@ -12,7 +12,6 @@ import sqlite3
 
 import pytest
 
-from backends.engine import Engine
 from playground.battles import Arena
 from playground.pool import Contender, Pool, PoolError
 from playground.runner import run_panels
@@ -22,17 +21,6 @@ from storage import Retry, Store
 FAST = Retry(attempts=2, base_s=0.01, max_s=0.02)
 POOL = Pool((Contender("sampling", {}, {"sentiment": 1.0}), Contender("args", {"w": 3.0}, {"sentiment": 1.0})),
             max_new_tokens=5)
-
-
-@pytest.fixture(scope="module")
-def arena_engine(fake_preset) -> Engine:
-    return Engine(device="cpu", presets={"fake": dataclasses.replace(fake_preset, prompt_sets=("reviews",))})
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store.open("sqlite:///" + str(tmp_path / "t.db"), retry=FAST, busy_timeout_ms=50) as s:
-        yield s
 
 
 def played(arena: Arena, prompt_set: str | None = "reviews", typed: str | None = None, annotator: str = "ann"):

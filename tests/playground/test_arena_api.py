@@ -8,33 +8,20 @@ votes the API said were stored.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from backends.engine import Engine
 from playground.arena_api import ArenaApi
 from playground.battles import Arena
 from playground.identity import Identity
 from playground.pool import Contender, Pool
-from storage import Retry, Store, VoteFilter
+from storage import Store, VoteFilter
 
 POOL = Pool((Contender("sampling", {}, {"sentiment": 1.0}), Contender("args", {"w": 3.0}, {"sentiment": 1.0})),
             max_new_tokens=5)
-
-
-@pytest.fixture(scope="module")
-def arena_engine(fake_preset) -> Engine:
-    return Engine(device="cpu", presets={"fake": dataclasses.replace(fake_preset, prompt_sets=("reviews",))})
-
-
-@pytest.fixture
-def store(tmp_path):
-    with Store.open("sqlite:///" + str(tmp_path / "t.db"), retry=Retry(attempts=2, base_s=0.01, max_s=0.02)) as s:
-        yield s
 
 
 def stored_battles(store: Store, n: int, prompt_set: str = "reviews") -> set[int]:
