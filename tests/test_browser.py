@@ -176,8 +176,12 @@ def test_preference_text_is_shown_not_executed(page, tmp_path):
     page.fill("#prompt textarea", "Write a review of the film")
     _choose(page, "decoder-1", "prs")
     page.locator("#panel-1 button.label-wrap").first.click()  # open "decoder settings"
-    page.fill("#p1-prs-preference textarea", PREFERENCE)
+    box = page.locator("#p1-prs-preference textarea")
+    box.wait_for(state="visible")
+    page.wait_for_timeout(300)  # the accordion mounts its controls with their start values: type after that
+    box.fill(PREFERENCE)
     page.fill("#p1-prs-n0 input", "2")
+    assert box.input_value() == PREFERENCE  # what the run below must send
     page.click("#run")
     page.wait_for_function(FINISHED_JS, arg=["tokens-0", "tokens-1"])
     head = page.locator("#tokens-1 .panel-head").inner_text()
