@@ -180,8 +180,9 @@ class Engine:
                 tracer, problem = self._tracer(request, ctx)
             if problem:
                 yield Note(problem)
-            if ctx.preset.filled(request.decoder, request.config):
-                yield Note(_preset_note(ctx.preset, request))
+            started = _preset_note(ctx.preset, request)
+            if started:
+                yield Note(started)
             events = decoder.stream(ctx)
             while True:
                 with self._device_lock:
@@ -240,9 +241,12 @@ def _follow(text: list[str], event: Event) -> None:
         text.append(event.text)
 
 
-def _preset_note(preset: Preset, request: GenerationRequest) -> str:
-    """What the preset chose for settings the request left out (not a silent default)."""
-    settings = ", ".join(f"{k} = {v}" for k, v in preset.filled(request.decoder, request.config).items())
+def _preset_note(preset: Preset, request: GenerationRequest) -> str | None:
+    """What the preset chose for settings the request left out (not a silent default); None if nothing."""
+    filled = preset.filled(request.decoder, request.config)
+    if not filled:
+        return None
+    settings = ", ".join(f"{k} = {v}" for k, v in filled.items())
     why = f": {preset.defaults_reason}" if preset.defaults_reason else ""
     return (f"{request.decoder} starts from {settings} on preset {preset.name} (its default there; set it to "
             f"choose){why}")

@@ -146,6 +146,13 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def _targets(sqlite_file: str | Path, postgres: str | None, how: str) -> list[tuple[str, str]]:
+    """(backend, URL) pairs to run: the SQLite file, and PostgreSQL when a URL is given (else say how)."""
+    if not postgres:
+        log.info("PostgreSQL skipped: %s", how)
+    return [("sqlite", f"sqlite:///{sqlite_file}")] + ([("postgresql", postgres)] if postgres else [])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("store", "app", "both"), default="store",
@@ -165,20 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.mode in ("store", "both"):
-            targets = [("sqlite", f"sqlite:///{args.sqlite or Path(tmp) / 'bench.db'}")]
-            if args.postgres:
-                targets.append(("postgresql", args.postgres))
-            else:
-                log.info("PostgreSQL skipped: pass --postgres URL or set DATABASE_URL_POSTGRES")
+            targets = _targets(args.sqlite or Path(tmp) / "bench.db", args.postgres,
+                               "pass --postgres URL or set DATABASE_URL_POSTGRES")
             results += [run(url, args.voters, args.votes, not args.no_race, f"store, {name}") for name, url in targets]
         if args.mode in ("app", "both"):
             from bench._votes_app import run_app
 
-            targets = [("sqlite", f"sqlite:///{Path(tmp) / 'app.db'}")]
-            if args.app_postgres:
-                targets.append(("postgresql", args.app_postgres))
-            else:
-                log.info("PostgreSQL skipped in app mode: pass --app-postgres URL (a throwaway database)")
+            targets = _targets(Path(tmp) / "app.db", args.app_postgres,
+                               "in app mode pass --app-postgres URL (a throwaway database)")
             for name, url in targets:
                 results += run_app(url, args.voters, args.app_votes, f"app, {name}", setup, Result, Path(tmp))
     print(table(results))

@@ -91,7 +91,7 @@ class ArenaApi:
         return {"annotator": self.identity.issue(_text(body, "annotator", required=False), _profile(request))}
 
     def battle(self, body: dict, request: Request) -> dict:
-        who = self._who(body, request, limited=False)
+        who = self._who(body, request)
         return {"battle": self._serve(_text(body, "prompt_set"), who)}
 
     def vote(self, body: dict, request: Request) -> dict:
@@ -102,9 +102,12 @@ class ArenaApi:
         wants_next = body.get("next", False)
         if not isinstance(wants_next, bool):
             raise ApiError(400, f"next: expected true or false, got {wants_next!r}")
-        doing = "Your vote was NOT stored: "
-        ticket = self._ticket(ticket_id, self._who(body, request, limited=False, doing=doing))
-        who = self._who(body, request, limited=True, doing=doing)  # counted against the limits once the ticket is good
+        who = self._who(body, request, doing="Your vote was NOT stored: ")
+        ticket = self._ticket(ticket_id, who)
+        try:
+            self.identity.count_vote(who, request)  # counted against the limits once the ticket is good
+        except TooFast as e:
+            raise ApiError(429, str(e)) from e
         battle, reply = self.arena.vote(ticket.battle, choice, who, rationale)
         if battle is not None and battle.voted:
             self._drop(ticket_id)
@@ -114,16 +117,13 @@ class ArenaApi:
         nxt = self._serve(ticket.battle.prompt_set, who, missing_ok=True) if wants_next else None
         return {"stored": True, "message": reply.message, "labels": list(battle.labels), "battle": nxt}
 
-    def _who(self, body: dict, request: Request, limited: bool, doing: str = "") -> str:
+    def _who(self, body: dict, request: Request, doing: str = "") -> str:
+        """The signed-in user or the signed id the body names (403 otherwise); no rate limit counted."""
         value = _text(body, "annotator", required=False)
         try:
-            if limited:
-                return self.identity.voter(value, _profile(request), request)
             return self.identity.who(value, _profile(request))
         except Forbidden as e:
             raise ApiError(403, f"{doing}annotator {value!r}: {e} (an id comes from {PREFIX}/annotator)") from e
-        except TooFast as e:
-            raise ApiError(429, str(e)) from e
 
     def _serve(self, prompt_set: str, who: str, missing_ok: bool = False) -> dict | None:
         try:

@@ -103,13 +103,17 @@ class Identity:
               request: gr.Request | None = None) -> str:
         """The annotator a vote counts for; `Forbidden` for an id this server did not issue, `TooFast` over a limit."""
         who = self.who(value, profile)
+        self.count_vote(who, request)
+        return who
+
+    def count_vote(self, who: str, request: Any = None) -> None:
+        """Count one vote of `who` from `request`'s address; `TooFast` (nothing counted) over a limit."""
         for limit, key, whose in ((self.per_client, f"client {client_address(request, self.behind_proxy)}",
                                    "from your address"), (self.per_annotator, who, "per annotator")):
             wait = limit.wait_s(key)
             if wait:
                 raise TooFast(f"Your vote was NOT stored: too many votes {whose} (at most {limit.per_minute} a "
                               f"minute). Please wait {max(1, round(wait))} s and vote again.")
-        return who
 
 
 def verified_id(profile: Any) -> str:

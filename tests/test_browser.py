@@ -80,14 +80,20 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, app_url):
-    page = browser.new_page(viewport={"width": 1600, "height": 1300})
-    page.set_default_timeout(60_000)
+def _open_page(browser, url: str, size: tuple[int, int], timeout_ms: int):
+    """A page on the app's Compare tab, its dialogs recorded in `page.dialogs` (and dismissed)."""
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    page.set_default_timeout(timeout_ms)
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    page.goto(app_url)
+    page.goto(url)
     page.wait_for_selector("#prompt textarea")
+    return page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = _open_page(browser, app_url, (1600, 1300), 60_000)
     yield page
     page.close()
 

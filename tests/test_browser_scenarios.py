@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM_ARGS, _chromium, _free_port, _screenshot, _set_length
+from tests.test_browser import CHROMIUM_ARGS, _chromium, _free_port, _open_page, _screenshot, _set_length
 
 pytestmark = pytest.mark.browser
 # every panel of this run names its decoder and shows its final status
@@ -46,13 +46,7 @@ def page(app_url):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.set_default_timeout(120_000)
-        page.dialogs = []
-        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-        page.goto(app_url)
-        page.wait_for_selector("#prompt textarea")
-        yield page
+        yield _open_page(browser, app_url, (1280, 800), 120_000)
         browser.close()
 
 
