@@ -22,6 +22,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from backends.devices import Meter
+from backends.prefix_attention import attention_kwargs
 
 
 class CausalStack(Protocol):
@@ -214,74 +215,6 @@ class _RowsLayer(DynamicLayer):
         return self.length
 
 
-class CandidateRows:
-    """Candidate rows on one shared prefix, in buffers allocated once (grown by doubling).
-
-    The prefix sits in every row; `score` feeds one candidate per row at position T in place, and
-    `commit(row)` copies that row's position T to every row, so the prefix grows by the chosen token
-    with no fresh k-row copy of the prefix cache per step (the allocator stays out of the step).
-    """
-
-    def __init__(self, prefix: LMState, rows: int, room: int = 256):
-        layers = prefix.cache.layers
-        if prefix.batch != 1:
-            raise NotImplementedError(f"candidate rows grow from a one-row state, not {prefix.batch} rows")
-        _checked(prefix.cache)
-        self.stack, self.meter, self.role = prefix.stack, prefix.meter, prefix.role
-        self.ids, self.last, self.length = prefix.ids.clone(), prefix.last, prefix.length
-        self.rows, self.one = rows, len(
-            {(la.keys.shape, la.values.shape, la.keys.dtype, la.values.dtype, la.keys.device) for la in layers}) == 1
-        self.bufs, self.all = self._alloc([(la.keys, la.values) for la in layers], prefix.length + room)
-        self._cache = DynamicCache()  # reused by every `score` (its layers re-pointed, not rebuilt)
-        self._cache.layers = [_RowsLayer(kb, vb, rows, self.length) for kb, vb in self.bufs]
-
-    def _alloc(self, old: list[tuple[torch.Tensor, torch.Tensor]], cap: int) -> tuple[list, torch.Tensor | None]:
-        """Buffers (rows, h, cap, d) per layer holding `old`'s first `length` positions (broadcast over
-        rows). Layers of one shape share one tensor (L, 2, rows, h, cap, d): a commit is one copy."""
-        n, t = self.rows, self.length
-        if self.one:
-            k = old[0][0]
-            every = k.new_empty(len(old), 2, n, k.shape[1], cap, k.shape[3])
-            bufs = [(every[i, 0], every[i, 1]) for i in range(len(old))]
-        else:
-            every, bufs = None, [(k.new_empty(n, k.shape[1], cap, k.shape[3]),
-                                  v.new_empty(n, v.shape[1], cap, v.shape[3])) for k, v in old]
-        for (kb, vb), (k, v) in zip(bufs, old, strict=True):
-            kb[:, :, :t], vb[:, :, :t] = k[:, :, :t], v[:, :, :t]
-        return bufs, every
-
-    def score(self, cands: torch.Tensor) -> torch.Tensor:
-        """cands (k,) -> the stack's output (k, D) after prefix + each candidate (k tokens fed)."""
-        k = cands.shape[0]
-        if k > self.rows:
-            raise ValueError(f"candidate rows: {k} candidates for {self.rows} rows")
-        for layer, (kb, vb) in zip(self._cache.layers, self.bufs, strict=True):
-            layer.kbuf, layer.vbuf, layer.rows, layer.length = kb, vb, k, self.length
-            layer.keys, layer.values = kb[:k, :, : self.length], vb[:k, :, : self.length]
-        out = self.stack.run(cands.to(self.stack.device)[:, None], self._cache, self.length)  # (k, D)
-        self.meter.count(self.role or getattr(self.stack, "role", "lm"), k)
-        return out
-
-    def commit(self, row: int, token: int, last: torch.Tensor) -> None:
-        """The candidate in `row` (output `last` (1, D)) becomes part of the prefix of every row."""
-        t = self.length
-        if self.all is not None:  # every layer's keys and values in one copy (L, 2, rows, h, d)
-            self.all[:, :, :, :, t] = self.all[:, :, row, :, t].clone()[:, :, None]
-        for buf in (() if self.all is not None else (b for pair in self.bufs for b in pair)):
-            buf[:, :, t] = buf[row, :, t].clone()  # (rows, h, d) <- (h, d)
-        self.length, self.last = t + 1, last
-        self.ids = torch.cat([self.ids, self.ids.new_tensor([[token]])], dim=1)  # (1, T + 1)
-        if self.length == self.bufs[0][0].shape[2]:
-            self.bufs, self.all = self._alloc(self.bufs, 2 * self.length)
-
-    def state(self) -> LMState:
-        """The prefix as a one-row state of its own (a copy of row 0)."""
-        cache = DynamicCache()
-        n = self.length
-        cache.layers = [_layer(kb[:1, :, :n].clone(), vb[:1, :, :n].clone()) for kb, vb in self.bufs]
-        return LMState(self.stack, self.ids, cache, self.last, self.meter, self.role)
-
-
 def _grow(buf: torch.Tensor) -> torch.Tensor:
     """(B, h, cap, d) -> (B, h, 2 cap, d) holding the same values first."""
     out = buf.new_empty(buf.shape[0], buf.shape[1], 2 * buf.shape[2], buf.shape[3])
@@ -318,6 +251,7 @@ class LanguageModel:
         pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
         mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)  # (B, past + n)
         kwargs.setdefault("logits_to_keep", 1)
+        kwargs.update(attention_kwargs(cache))
         return self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
                           past_key_values=cache, use_cache=True, **kwargs)
 

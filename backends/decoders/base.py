@@ -228,6 +228,9 @@ class TokenwiseDecoder(Decoder):
             yield Note(f"text bridge for {', '.join(run.scorer.bridged)}: its tokenizer differs from the policy's "
                        "(or it reads no prompt), so each candidate (and rollout) is decoded and re-encoded in full; "
                        "reward tokens are counted")
+        for name, why in (getattr(run.scorer, "unshared", None) or {}).items():
+            yield Note(f"reward {name}: its k candidate rows each hold a copy of the prefix cache ({why}), so a "
+                       "step's time and memory grow with k x position")
         stop, said = "max_new_tokens", set()
         for index in range(ctx.max_new_tokens):
             if ctx.cancel.is_set():

@@ -199,6 +199,7 @@ class WeightedPrefixScorer:
     def __init__(self, mixture: WeightedReward, scorers: dict[str, PrefixScorer]):
         self.mixture, self.scorers = mixture, scorers
         self.bridged = [name for name, s in scorers.items() if getattr(s, "bridge", False)]
+        self.unshared = {name: why for name, s in scorers.items() if (why := getattr(s, "why_not_shared", None))}
 
     def score_candidates(self, cand_ids: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         parts = {name: s.score_candidates(cand_ids).float().cpu() for name, s in self.scorers.items()}

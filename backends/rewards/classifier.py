@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache
 
+from backends import prefix_attention
+from backends.candidate_rows import CandidateRows
 from backends.config import Config, ConfigError, param
 from backends.devices import Meter
-from backends.lm import CandidateRows, LanguageModel, LMState
+from backends.lm import LanguageModel, LMState
 from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, RolloutScores, TextPrefixScorer
 
 OUTPUTS = ("auto", "sigmoid", "softmax", "raw")
@@ -65,8 +67,9 @@ class SequenceClassifier:
         b, n = ids.shape
         pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
         mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
+        extra = prefix_attention.attention_kwargs(cache)  # a SuffixCache: k rows over one shared prefix
         return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                                     past_key_values=cache, use_cache=True).last_hidden_state
+                                     past_key_values=cache, use_cache=True, **extra).last_hidden_state
 
     @torch.no_grad()
     def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
@@ -136,6 +139,7 @@ class CachedPrefixScorer:
         self._rows: CandidateRows | None = None  # while set, it holds the prefix (the state lags behind)
         self._cand: tuple[list[int], torch.Tensor] | None = None  # last candidates and their heads (k, L)
         self._forked: tuple[LMState, list[int]] | None = None
+        self.why_not_shared = prefix_attention.check(clf)  # None: candidates share one copy of the prefix
 
     @property
     def state(self) -> LMState:

@@ -94,7 +94,7 @@ def test_greedy_decoder_equals_transformers_generate_on_the_zoo():
 def test_buffered_forks_shares_and_candidate_rows_match_full_forward(engine, fake_preset):
     """The in-place paths (a fork with room, a share growing past its parent, a reserve that outgrows
     its room, candidate rows committing the chosen one) give the logits of a fresh full forward."""
-    from backends.lm import CandidateRows
+    from backends.candidate_rows import CandidateRows
 
     lm = _lm(engine, fake_preset)
     state = lm.start(lm.encode("The film was"))
