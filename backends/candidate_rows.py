@@ -4,11 +4,11 @@
 `score(cands)` feeds one candidate per row at position T; `commit(row)` makes that row's token part
 of the prefix. Two layouts:
 
-- shared (the default where `prefix_attention.check` passes): the prefix is stored once and the
-  rows hold only their candidate's keys and values; attention reads the prefix once for all rows
-  (memory and time per step do not scale with k x position).
-- k-row (any other model): the prefix is repeated in every row of the buffers; `why_not_shared`
-  says why, and the reward that uses it announces it in a Note.
+- shared (where `prefix_attention.check` passes, once k x prefix length reaches SHARE_AT): the
+  prefix is stored once and the rows hold only their candidate's keys and values; attention reads
+  the prefix once for all rows (memory and time per step do not grow with k x position).
+- k-row (short prefixes, and any model the check refuses): the prefix is repeated in every row of
+  the buffers. For a refused model `why_not_shared` says why, and the reward announces it in a Note.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from transformers import DynamicCache
 from backends import prefix_attention
 from backends.lm import LMState, _checked, _layer, _RowsLayer
 from backends.prefix_attention import SuffixCache
+
+SHARE_AT = 1024  # k rows x prefix positions from which the prefix is stored once
 
 
 class CandidateRows:
@@ -32,20 +34,29 @@ class CandidateRows:
         self.ids, self.last, self.length, self.rows = prefix.ids.clone(), prefix.last, prefix.length, rows
         model = getattr(self.stack, "model", None)
         self.why_not_shared = "no model to route" if model is None else prefix_attention.check(self.stack)
-        self.shared = self.why_not_shared is None
         old = [(la.keys, la.values) for la in layers]
         self.one = len({(k.shape, v.shape, k.dtype, v.dtype, k.device) for k, v in old}) == 1
-        self.bufs, self.all = self._alloc(old, prefix.length + room)
-        if self.shared:  # each row's own candidate position, written by every `score`
+        self._layout(old, prefix.length + room, shared=self._worth_sharing())
+
+    def _worth_sharing(self) -> bool:
+        """Shared once k rows x prefix length reach SHARE_AT: below it, k copies of a short prefix cost
+        less than the extra operations of the two-block attention (measured: bench/decoders.py --profile)."""
+        return self.why_not_shared is None and self.rows * self.length >= SHARE_AT
+
+    def _layout(self, old: list[tuple[torch.Tensor, torch.Tensor]], cap: int, shared: bool) -> None:
+        """(Re)build the buffers and the reused cache for the shared or the k-row layout."""
+        self.shared = shared
+        self.bufs, self.all = self._alloc(old, cap)
+        if shared:  # each row's own candidate position, written by every `score`
             k = old[0][0]
-            self.own_all = k.new_empty(len(old), 2, rows, k.shape[1], 1, k.shape[3]) if self.one else None
+            self.own_all = k.new_empty(len(old), 2, self.rows, k.shape[1], 1, k.shape[3]) if self.one else None
             self._own = ([(self.own_all[i, 0], self.own_all[i, 1]) for i in range(len(old))] if self.one else
-                         [(k.new_empty(rows, k.shape[1], 1, k.shape[3]), v.new_empty(rows, v.shape[1], 1, v.shape[3]))
-                          for k, v in old])
+                         [(k.new_empty(self.rows, k.shape[1], 1, k.shape[3]),
+                           v.new_empty(self.rows, v.shape[1], 1, v.shape[3])) for k, v in old])
             self._cache = SuffixCache.over([(kb, vb) for kb, vb in self.bufs], self._own)
         else:
             self._cache = DynamicCache()  # reused by every `score` (its layers re-pointed, not rebuilt)
-            self._cache.layers = [_RowsLayer(kb, vb, rows, self.length) for kb, vb in self.bufs]
+            self._cache.layers = [_RowsLayer(kb, vb, self.rows, self.length) for kb, vb in self.bufs]
 
     def _alloc(self, old: list[tuple[torch.Tensor, torch.Tensor]], cap: int) -> tuple[list, torch.Tensor | None]:
         """Buffers (R, h, cap, d) per layer holding `old`'s first `length` positions, R = 1 (shared) or
@@ -97,7 +108,10 @@ class CandidateRows:
                 buf[:, :, t] = buf[row, :, t].clone()  # (rows, h, d) <- (h, d)
         self.length, self.last = t + 1, last
         self.ids = torch.cat([self.ids, self.ids.new_tensor([[token]])], dim=1)  # (1, T + 1)
-        if self.length == self.bufs[0][0].shape[2]:
+        cap = self.bufs[0][0].shape[2]
+        if not self.shared and self._worth_sharing():  # the prefix outgrew the k-row layout
+            self._layout([(kb[:1], vb[:1]) for kb, vb in self.bufs], cap, shared=True)
+        if self.length == cap:
             self.bufs, self.all = self._alloc(self.bufs, 2 * self.length)
 
     def state(self) -> LMState:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import Gemma2Config, Gemma2ForCausalLM, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from backends import prefix_attention
+from backends import candidate_rows, prefix_attention
 from backends.candidate_rows import CandidateRows
 from backends.decoders import GenerationRequest
 from backends.events import Note
@@ -26,10 +26,17 @@ def _tiny(tiny_models, cls, config) -> LanguageModel:
     return LanguageModel(cls(config).eval(), tok, cls.__name__)
 
 
-def _walk(lm: LanguageModel, steps: int = 5) -> CandidateRows:
+@pytest.fixture
+def share_always(monkeypatch):
+    monkeypatch.setattr(candidate_rows, "SHARE_AT", 0)  # tiny prefixes: share from the first step
+
+
+def _walk(lm: LanguageModel, steps: int = 5, layouts: list | None = None) -> CandidateRows:
     """Score 3 candidates a step against a full forward, committing the middle one; the rows."""
     rows = CandidateRows(lm.start([5, 6, 7, 8]), 4, room=2)  # room 2: the prefix buffer grows on the way
     for step in range(steps):
+        if layouts is not None:
+            layouts.append(rows.shared)
         cands = torch.tensor([20 + step, 30 + step, 40 + step])
         out = rows.score(cands)  # (3, V)
         want = _reference(lm, torch.cat([rows.ids.repeat(3, 1), cands[:, None]], dim=1))
@@ -41,20 +48,27 @@ def _walk(lm: LanguageModel, steps: int = 5) -> CandidateRows:
     return rows
 
 
-def test_shared_rows_on_gpt2_match_a_full_forward(engine, fake_preset):
+def test_shared_rows_on_gpt2_match_a_full_forward(engine, fake_preset, share_always):
     rows = _walk(engine.language_model(fake_preset.policy))
     assert rows.shared and rows.why_not_shared is None
     assert rows.bufs[0][0].shape[0] == 1  # the prefix is stored once, not once per row
 
 
 @pytest.mark.parametrize("implementation", ["sdpa", "eager"])
-def test_shared_rows_on_grouped_query_llama_match_a_full_forward(tiny_models, implementation):
+def test_shared_rows_on_grouped_query_llama_match_a_full_forward(tiny_models, implementation, share_always):
     config = LlamaConfig(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
     config._attn_implementation = implementation
     lm = _tiny(tiny_models, LlamaForCausalLM, config)
     assert _walk(lm).shared
     assert lm.model.config._attn_implementation == f"playground+{implementation}"
+
+
+def test_rows_switch_to_the_shared_layout_when_the_prefix_grows(engine, fake_preset, monkeypatch):
+    monkeypatch.setattr(candidate_rows, "SHARE_AT", 4 * 6)  # 4 rows: shared from a 6-token prefix on
+    layouts: list[bool] = []
+    rows = _walk(engine.language_model(fake_preset.policy), steps=4, layouts=layouts)
+    assert layouts == [False, False, True, True] and rows.shared
 
 
 def test_a_suffix_of_several_tokens_sees_only_its_own_past(engine, fake_preset):
@@ -70,7 +84,7 @@ def test_a_suffix_of_several_tokens_sees_only_its_own_past(engine, fake_preset):
     torch.testing.assert_close(out, full, atol=1e-5, rtol=0)
 
 
-def test_soft_capped_attention_keeps_k_rows_and_says_why(tiny_models):
+def test_soft_capped_attention_keeps_k_rows_and_says_why(tiny_models, share_always):
     lm = _tiny(tiny_models, Gemma2ForCausalLM, Gemma2Config(
         vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
         num_key_value_heads=1, head_dim=16, attn_logit_softcapping=50.0, sliding_window=4096,
@@ -89,7 +103,7 @@ def test_a_reward_without_shared_rows_is_announced(engine, fake_preset, monkeypa
 
 
 @pytest.mark.parametrize("k", [1, 7])
-def test_rows_take_any_number_of_candidates_up_to_their_size(engine, fake_preset, k):
+def test_rows_take_any_number_of_candidates_up_to_their_size(engine, fake_preset, k, share_always):
     lm = engine.language_model(fake_preset.policy)
     rows = CandidateRows(lm.start([5, 6, 7]), 7)
     cands = torch.arange(30, 30 + k)
