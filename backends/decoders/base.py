@@ -246,8 +246,11 @@ class TokenwiseDecoder(Decoder):
             token = int(draw(verdict.scores[None], ctx.rng, self.greedy())[0])
             cands = verdict.candidates.tolist()  # read once: the step's trace and the advance use it
             step = self._step(ctx, run, index, token, base_logp, verdict, cands)
-            self._advance(ctx, run, token, verdict, cands)
-            self.commit(ctx, run, token, verdict)
+            if index + 1 < ctx.max_new_tokens:
+                self._advance(ctx, run, token, verdict, cands)
+                self.commit(ctx, run, token, verdict)
+            else:  # the last step: no later step reads the states, so the token is not fed to them
+                run.ids.append(token)
             for rollout in verdict.rollouts:
                 yield dataclasses.replace(rollout, kept=rollout.candidate == token)
             yield dataclasses.replace(step, cost=ctx.cost(before))

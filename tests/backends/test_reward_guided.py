@@ -45,7 +45,8 @@ def test_reward_tokens_per_step_are_exactly_k(engine, decoder, k):
     assert len(steps) > 2
     # the prompt is prefilled once before the first step; then every step feeds exactly k new tokens
     assert all(s.cost.reward_tokens == k for s in steps)
-    assert all(s.cost.lm_tokens == (0 if s.token_id == 0 else 1) for s in steps)
+    last = len(steps) - 1  # the last token (EOS or the length limit) is never fed
+    assert all(s.cost.lm_tokens == (0 if s.token_id == 0 or i == last else 1) for i, s in enumerate(steps))
     assert all(len(s.candidates) == min(k, 10) for s in steps)
 
 
@@ -62,7 +63,8 @@ def test_rad_inverse_steers_away(engine):
 
 def test_arm_feeds_one_reward_token_per_generated_token(engine):
     steps = _steps(engine, _req("arm", {"k": 20}))
-    assert len(steps) > 2 and all(s.cost.reward_tokens == 1 for s in steps if s.token_id != 0)
+    assert len(steps) > 2 and all(s.cost.reward_tokens == 1 for s in steps[:-1] if s.token_id != 0)
+    assert steps[-1].cost.reward_tokens == 0  # the last token is never fed: no step reads it
     assert all(s.reward is not None and 0 <= s.reward <= 1 for s in steps)
 
 
