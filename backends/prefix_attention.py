@@ -19,10 +19,8 @@ import sys
 from collections.abc import Callable
 
 import torch
-from transformers import AttentionInterface, DynamicCache
+from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 PREFIX = "playground+"
 UNSUPPORTED = ("attn_logit_softcapping", "sliding_window", "attention_chunk_size")  # config keys we do not model
@@ -90,6 +88,8 @@ def _attend(module, query: torch.Tensor, own_k: torch.Tensor, own_v: torch.Tenso
 
 def _original(name: str, module) -> Callable:
     """The attention function `name` meant for `module` ("eager" is each model file's own)."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
     if name == "eager":
         return sys.modules[type(module).__module__].eager_attention_forward
     return ALL_ATTENTION_FUNCTIONS[name]
@@ -107,6 +107,8 @@ def _dispatcher(original: str):
 
 def unsupported(model: torch.nn.Module) -> str | None:
     """Why `model`'s attention cannot be routed here (None: it can)."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS  # here: importing it costs ~2 s
+
     cfg = model.config
     current = cfg._attn_implementation
     if current.startswith(PREFIX):
@@ -123,6 +125,9 @@ def unsupported(model: torch.nn.Module) -> str | None:
 
 def enable(model: torch.nn.Module) -> str | None:
     """Route `model`'s attention through here (unchanged without a SuffixCache); else why not."""
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
+
     why = unsupported(model)
     current = model.config._attn_implementation
     if why is not None or current.startswith(PREFIX):
