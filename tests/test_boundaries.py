@@ -107,11 +107,7 @@ def test_the_public_check_sees_private_names(tmp_path):
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
 SIZED = ("app.py", "backends", "storage", "playground", "bench")  # everything but tests/
 # Known offenders, each with who is fixing it; the test also fails once one is fixed (delete its row).
-KNOWN = {
-    "backends/zoo/corpus.py": "module; its sha256 is the corpus stage's fingerprint, so splitting it rebuilds "
-                              "the whole zoo (about 3 h here): split with the next zoo rebuild",
-    "backends/zoo/lexicon.py": "module; fingerprinted like corpus.py (the corpus imports it)",
-}
+KNOWN: dict[str, str] = {}
 
 
 def oversized() -> dict[str, list[str]]:

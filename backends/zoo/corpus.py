@@ -35,9 +35,7 @@ and reward models do not train on it). The request templates are PRS's own (a te
 equal to backends/decoders/prs.py).
 """
 
-import argparse
 import itertools
-import json
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -47,6 +45,15 @@ from typing import Literal
 
 from backends.zoo import lexicon as lx
 from backends.zoo import names
+from backends.zoo.moods import MAX_DETAILS, NO_WANT, POLITENESS_LEVELS, Want  # noqa: F401  (heldout.py reads them here)
+from backends.zoo.moods import cap as _cap
+from backends.zoo.moods import detail_p as _detail_p
+from backends.zoo.moods import draw_details as _draw_details
+from backends.zoo.moods import join as _join
+from backends.zoo.moods import mood as _mood
+from backends.zoo.moods import politeness as _politeness
+from backends.zoo.moods import tone as _tone
+from backends.zoo.moods import words as _words
 
 USER_PREFIX = "User: "
 ASSISTANT_PREFIX = "\nAssistant:"
@@ -56,10 +63,8 @@ LABELLED_KINDS: tuple[Kind, ...] = ("review", "keywords", "question")
 KINDS: tuple[Kind, ...] = (*LABELLED_KINDS, "feedback")
 # Questions get a little more than the suggested 15%: their tips are the hardest part to learn.
 KIND_WEIGHTS = (60, 20, 20)
-MAX_DETAILS = 4
 # Words of a formatted request and its reply, before any preference, feedback or quoted answer.
 MAX_WORDS = 70
-POLITENESS_LEVELS: dict[float, str] = {0.0: "rude", 0.25: "curt", 0.75: "friendly", 1.0: "polite"}
 REVIEW_TOPICS = tuple(lx.REVIEW_TOPICS)
 QUESTION_TOPICS = tuple(lx.QUESTION_TOPICS)
 KEYWORD_SLOTS = ("agent", "verb", "object", "place")
@@ -77,22 +82,8 @@ LABELS = ("sentiment", "informative", "politeness")
 # Preferences name one label (half the time), two or all three.
 _WANT_SIZES = (1, 2, 3)
 _WANT_SIZE_WEIGHTS = (5, 3, 2)
-_WANTED_POLITENESS_WEIGHTS = (0, 0, 1, 3)
-_WANTED_MOOD_WEIGHTS = (0, 0, 1, 2, 7)
-_WANTED_DETAIL_P = 0.85
-
-_POLITENESS_WEIGHTS = (2, 2, 3, 3)
-# Mood (stars - 1 for reviews) given politeness: polite replies lean slightly positive.
-_MOOD_WEIGHTS_POLITE = (2, 2, 2, 3, 3)
-_MOOD_WEIGHTS_RUDE = (3, 3, 2, 2, 2)
-# Chance that each detail slot is filled, by politeness; reviews add a bonus for low stars.
-_DETAIL_P: dict[float, float] = {0.0: 0.3, 0.25: 0.4, 0.75: 0.55, 1.0: 0.6}
+# Reviews' bonus on the chance of each detail (moods.py), by stars: low ratings explain themselves.
 _LOW_STAR_BONUS: dict[int, float] = {1: 0.25, 2: 0.2, 3: 0.1, 4: 0.0, 5: 0.0}
-# The trade-off between the rewards: by mood level 0..4, a factor on the chance of each detail and
-# the most details a reply holds. Enthusiastic replies are vague, detailed ones measured, so no
-# reply is both very positive and very detailed (sentiment + informative <= 1.5).
-_MOOD_DETAIL_FACTOR = (1.15, 1.1, 1.0, 0.7, 0.45)
-_MOOD_DETAIL_CAP = (4, 4, 4, 3, 2)
 # Weights of reviewing 2, 3 or 4 aspects, by politeness: rude replies say less.
 _ASPECT_COUNT_WEIGHTS: dict[float, tuple[int, ...]] = {0.0: (6, 3, 1), 0.25: (5, 3, 2), 0.75: (3, 4, 3), 1.0: (2, 4, 4)}
 _COUNT_WORDS = max(len(count.split()) for count in lx.REVIEW_COUNTS + lx.TIP_COUNTS)
@@ -144,48 +135,6 @@ def keyword_coverage(text: str, keywords: Sequence[str]) -> float:
     lowered = text.lower()
     hits = sum(re.search(rf"\b{re.escape(keyword.lower())}\b", lowered) is not None for keyword in keywords)
     return hits / len(keywords)
-
-
-# ------------------------------------------------------------------------------ shared parts
-def _cap(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-Want = frozenset[str]  # the labels a stated preference asks to raise
-NO_WANT: Want = frozenset()
-
-
-def _politeness(rng: random.Random, want: Want = NO_WANT) -> float:
-    weights = _WANTED_POLITENESS_WEIGHTS if "politeness" in want else _POLITENESS_WEIGHTS
-    return rng.choices(tuple(POLITENESS_LEVELS), weights=weights)[0]
-
-
-def _mood(rng: random.Random, politeness: float, want: Want = NO_WANT) -> int:
-    weights = _MOOD_WEIGHTS_POLITE if politeness >= 0.5 else _MOOD_WEIGHTS_RUDE
-    return rng.choices(range(5), weights=_WANTED_MOOD_WEIGHTS if "sentiment" in want else weights)[0]
-
-
-def _detail_p(politeness: float, want: Want) -> float:
-    return _WANTED_DETAIL_P if "informative" in want else _DETAIL_P[politeness]
-
-
-def _draw_details(rng: random.Random, p: float, mood: int) -> int:
-    """How many details (0..MAX_DETAILS) a reply of `mood` holds, each drawn with chance about `p`."""
-    drawn = sum(rng.random() < p * _MOOD_DETAIL_FACTOR[mood] for _ in range(MAX_DETAILS))
-    return min(drawn, _MOOD_DETAIL_CAP[mood])
-
-
-def _tone(rng: random.Random, politeness: float) -> tuple[str, str]:
-    """Opening words and a closing line (possibly empty) of one politeness level."""
-    return rng.choice(lx.OPENERS[politeness]), rng.choice(lx.CLOSERS[politeness])
-
-
-def _words(*parts: str) -> int:
-    return sum(len(part.split()) for part in parts)
-
-
-def _join(*parts: str) -> str:
-    return " ".join(part for part in parts if part)
 
 
 # ----------------------------------------------------------------------------------- reviews
@@ -431,18 +380,6 @@ def generate(n: int, seed: int) -> list[Example]:
     return [_turn(rng, kind) for kind in kinds]
 
 
-# ------------------------------------------------------------------------ evaluation prompts
-def _distinct(draw: Callable[[int], dict], n: int) -> list[dict]:
-    """`n` items with distinct prompts; `draw` gets the number of items accepted so far."""
-    items: dict[str, dict] = {}
-    for _ in range(100 * n):
-        item = draw(len(items))
-        items.setdefault(item["prompt"], item)
-        if len(items) == n:
-            return list(items.values())
-    raise RuntimeError(f"could not draw {n} distinct prompts")
-
-
 def _check_keyword_parts() -> None:
     """The fixed words of keyword replies hold no keyword, so a reply holds one only where planned."""
     fixed = [*lx.KEYWORD_TEMPLATES, *(w for words in lx.KEYWORD_DETAILS.values() for w in words),
@@ -457,54 +394,3 @@ def _check_keyword_parts() -> None:
 _check_keyword_parts()
 
 
-def prompt_sets(seed: int = 1234) -> dict[str, list[dict]]:
-    """Evaluation prompts from the corpus templates, balanced over topics / keyword counts:
-    48 reviews, 48 keyword requests, 40 questions, each {"prompt", "tags"} (+ "keywords")."""
-    rng = random.Random(seed)
-
-    def review(i: int) -> dict:
-        topic = REVIEW_TOPICS[i % len(REVIEW_TOPICS)]
-        prompt, name = _review_prompt(rng, topic)
-        return {"prompt": prompt, "tags": ["review", topic], "subject": name.distinctive}
-
-    def keywords(i: int) -> dict:
-        count = 2 + i % 3
-        prompt, requested = _keyword_prompt(rng, count)
-        tags = ["keywords", f"{count}-keywords"]
-        return {"prompt": prompt, "tags": tags, "keywords": list(requested.values())}
-
-    def question(i: int) -> dict:
-        topic = QUESTION_TOPICS[i % len(QUESTION_TOPICS)]
-        return {"prompt": _question_prompt(rng, topic), "tags": ["question", topic]}
-
-    return {"reviews": _distinct(review, 48), "keywords": _distinct(keywords, 48), "questions": _distinct(question, 40)}
-
-
-def write_prompts(directory: Path = PROMPTS_DIR) -> list[Path]:
-    """(Re)write `{reviews,keywords,questions}.jsonl` from prompt_sets(), one object per line."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, items in prompt_sets().items():
-        path = directory / f"{name}.jsonl"
-        path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="ascii")
-        paths.append(path)
-    return paths
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Print sample texts of the zoo corpus.")
-    parser.add_argument("--n", type=int, default=5, help="number of examples to print")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed")
-    parser.add_argument("--write-prompts", action="store_true", help=f"rewrite the prompt sets in {PROMPTS_DIR}")
-    args = parser.parse_args(argv)
-    if args.write_prompts:
-        for path in write_prompts():
-            print(f"wrote {path}")
-        return
-    for e in generate(args.n, args.seed):
-        labels = f"sentiment={e.sentiment:.2f} informative={e.informative:.2f} politeness={e.politeness:.2f}"
-        print(f"# {e.kind}/{e.topic} {labels}\n{e.text}\n")
-
-
-if __name__ == "__main__":
-    main()

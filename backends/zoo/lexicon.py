@@ -2,17 +2,16 @@
 
 What it is: plain ASCII data -- names composed from parts, review aspects with adjectives and
 concrete details per polarity, tone and mood phrases, keyword slots and short-question topics,
-written as "|"-separated strings (and small line blocks) parsed once at import.
+written as "|"-separated strings (and small line blocks) parsed once at import (wordlists.py).
 What it is not: no sampling and no labels (`counted` only makes a phrase agree with its count);
 corpus.py decides how the parts combine. The parts of keyword replies avoid the KEYWORD_WORDS,
 so a reply holds a keyword only where it was planned.
 """
 
-from dataclasses import dataclass
-
-
-def _w(entries: str) -> tuple[str, ...]:
-    return tuple(entry.strip() for entry in entries.split("|"))
+from backends.zoo.wordlists import Aspect, QuestionTopic, ReviewTopic  # noqa: F401  (corpus reads lx.Aspect)
+from backends.zoo.wordlists import parse_aspects as _aspects
+from backends.zoo.wordlists import parse_question_topics as _question_topics
+from backends.zoo.wordlists import split_entries as _w
 
 
 def counted(template: str, n: int) -> str:
@@ -21,76 +20,6 @@ def counted(template: str, n: int) -> str:
     return template.format(
         n=word, N=word.capitalize(), s="" if one else "s", be="is" if one else "are", these="this" if one else "these"
     )
-
-
-@dataclass(frozen=True)
-class Aspect:
-    """One reviewable aspect; `plural` picks "were" over "was"."""
-
-    name: str
-    plural: bool
-    pos: tuple[str, ...]
-    neg: tuple[str, ...]
-    pos_details: tuple[str, ...]
-    neg_details: tuple[str, ...]
-
-
-def _blocks(block: str, signs: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
-    """Parse head lines, each followed by lines "<sign> entry|entry|..." (signs may repeat)."""
-    parsed: dict[str, dict[str, list[str]]] = {}
-    head = ""
-    for line in block.strip().splitlines():
-        sign, _, rest = line.partition(" ")
-        if sign in signs:
-            parsed[head][sign].extend(_w(rest))
-        else:
-            head = line
-            parsed[head] = {key: [] for key in signs}
-    return parsed
-
-
-def _aspects(block: str) -> tuple[Aspect, ...]:
-    """Aspects from "name [was|were]: pos|... / neg|..." heads with "+" and "-" detail lines."""
-    aspects = []
-    for head, details in _blocks(block, ("+", "-")).items():
-        name, _, rest = head.partition(" [")
-        verb, _, adjectives = rest.partition("]: ")
-        pos, _, neg = adjectives.partition(" / ")
-        aspects.append(
-            Aspect(name, verb == "were", _w(pos), _w(neg), tuple(details["+"]), tuple(details["-"]))
-        )
-    return tuple(aspects)
-
-
-@dataclass(frozen=True)
-class ReviewTopic:
-    """A reviewable domain: how it is asked about and what is judged (names come from names.py)."""
-
-    aspects: tuple[Aspect, ...]
-    prompts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class QuestionTopic:
-    """A short-question category: prompts take a context as {c}; `frame` names what an answer offers."""
-
-    prompts: tuple[str, ...]
-    contexts: tuple[str, ...]
-    frame: str
-    suggestions: tuple[str, ...]
-    details: tuple[str, ...]
-
-
-def _question_topics(block: str) -> dict[str, QuestionTopic]:
-    """Topics from "name: frame" heads with "?" prompt, "@" context, "*" suggestion and "+"
-    detail lines."""
-    topics = {}
-    for head, p in _blocks(block, ("?", "@", "*", "+")).items():
-        name, _, frame = head.partition(": ")
-        topics[name] = QuestionTopic(
-            tuple(p["?"]), tuple(p["@"]), frame, tuple(p["*"]), tuple(p["+"])
-        )
-    return topics
 
 
 # Keyed by politeness label (see corpus.py): 0.0 rude, 0.25 curt, 0.75 friendly, 1.0 polite.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,11 +115,21 @@ def corpus_module():
 
 
 def corpus_fingerprint() -> dict:
-    """sha256 of corpus.py and of the project modules it imports (its word lists)."""
-    corpus = corpus_module()
-    used = [value for value in vars(corpus).values()
-            if isinstance(value, ModuleType) and value.__name__.startswith("backends.")]
-    return {f"{Path(m.__file__).name}_sha256": sha256_file(Path(m.__file__)) for m in [corpus, *used]}
+    """sha256 of corpus.py and of every project module it draws on, directly or through another
+    (its word lists, names, label drawing): the modules its globals are, or were defined in."""
+    seen: dict[str, ModuleType] = {}
+
+    def visit(module: ModuleType) -> None:
+        if module.__name__ in seen or not module.__name__.startswith("backends."):
+            return
+        seen[module.__name__] = module
+        for value in vars(module).values():
+            owner = value if isinstance(value, ModuleType) else sys.modules.get(getattr(value, "__module__", "") or "")
+            if owner is not None:
+                visit(owner)
+
+    visit(corpus_module())
+    return {f"{Path(m.__file__).name}_sha256": sha256_file(Path(m.__file__)) for m in seen.values()}
 
 
 def examples(ctx: Context, split: Literal["train", "heldout"]) -> list:

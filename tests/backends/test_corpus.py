@@ -13,7 +13,7 @@ from statistics import mean
 
 import pytest
 
-from backends.zoo import corpus, heldout, names
+from backends.zoo import corpus, heldout, names, prompt_sets
 from backends.zoo import lexicon as lx
 
 N = 5000
@@ -247,7 +247,7 @@ def test_example_validates_labels_and_kind():
 
 
 def test_prompt_sets_are_distinct_and_tagged():
-    sets = corpus.prompt_sets()
+    sets = prompt_sets.prompt_sets()
     assert len(sets["reviews"]) >= 40 and len(sets["keywords"]) >= 40 and len(sets["questions"]) >= 30
     for name, items in sets.items():
         prompts = [item["prompt"] for item in items]
@@ -259,24 +259,24 @@ def test_prompt_sets_are_distinct_and_tagged():
     for item in sets["keywords"]:
         assert 2 <= len(item["keywords"]) <= 4
         assert corpus.keyword_coverage(item["prompt"], item["keywords"]) == 1.0
-    assert sets == corpus.prompt_sets(1234) and sets != corpus.prompt_sets(99)
+    assert sets == prompt_sets.prompt_sets(1234) and sets != prompt_sets.prompt_sets(99)
 
 
 def test_prompt_files_match_prompt_sets():
-    for name, items in corpus.prompt_sets().items():
+    for name, items in prompt_sets.prompt_sets().items():
         path = corpus.PROMPTS_DIR / f"{name}.jsonl"
         lines = path.read_text(encoding="ascii").splitlines()
         assert [json.loads(line) for line in lines] == items, f"rerun --write-prompts for {path}"
 
 
 def test_write_prompts_round_trips(tmp_path):
-    paths = corpus.write_prompts(tmp_path)
+    paths = prompt_sets.write_prompts(tmp_path)
     assert sorted(p.name for p in paths) == ["keywords.jsonl", "questions.jsonl", "reviews.jsonl"]
     assert all(p.read_text() == (corpus.PROMPTS_DIR / p.name).read_text() for p in paths)
 
 
 def test_command_line_prints_samples(capsys):
-    corpus.main(["--n", "3", "--seed", "0"])
+    prompt_sets.main(["--n", "3", "--seed", "0"])
     out = capsys.readouterr().out
     assert out.count("User: ") == 3 and out.count("\nAssistant: ") == 3
     assert re.search(r"politeness=\d\.\d\d", out)
