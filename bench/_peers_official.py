@@ -29,17 +29,23 @@ def _ones(rows: int, length: int) -> torch.Tensor:
     return torch.ones((rows, length), dtype=torch.long)
 
 
+def _policy_top_k(lm, tokens: torch.Tensor, cached, k: int):
+    """The step both official loops open with: the policy's top-k logits (1, k), the k rows of the
+    prefix + one candidate each (k, T + 1), and the policy's cache (the whole prompt on the first step)."""
+    feed = tokens if cached is None else tokens[:, -1:]
+    mout = lm(input_ids=feed, attention_mask=_ones(1, tokens.shape[1]), past_key_values=cached, use_cache=True)
+    logits, cands = torch.topk(mout.logits[:, -1], k=k, dim=-1)  # (1, k)
+    flat = torch.dstack((tokens.unsqueeze(1).repeat(1, k, 1), cands)).view(k, -1)  # (k, T + 1)
+    return logits, flat, mout.past_key_values
+
+
 @torch.no_grad()
 def args_greedy(lm, rm, prompt_ids: list[int], k: int, w: float, max_new: int, squash: bool = False) -> list[int]:
     """ARGS's greedy loop: new token ids (max_new of them; the original never stops at EOS)."""
     tokens = torch.tensor([prompt_ids])  # (1, T)
     cached, rm_cached = None, None
     for _ in range(max_new):
-        feed = tokens if cached is None else tokens[:, -1:]
-        mout = lm(input_ids=feed, attention_mask=_ones(1, tokens.shape[1]), past_key_values=cached, use_cache=True)
-        cached = mout.past_key_values
-        logits, cands = torch.topk(mout.logits[:, -1], k=k, dim=-1)  # (1, k)
-        flat = torch.dstack((tokens.unsqueeze(1).repeat(1, k, 1), cands)).view(k, -1)  # (k, T + 1)
+        logits, flat, cached = _policy_top_k(lm, tokens, cached, k)
         rm_feed = flat if rm_cached is None else flat[:, -1:]  # first step: k whole rows, as the original
         rm_out = rm(input_ids=rm_feed, attention_mask=_ones(k, flat.shape[1]), past_key_values=rm_cached,
                     use_cache=True)
@@ -140,11 +146,7 @@ def tq_direct(lm, baseline, rm, lm_tok, rm_tok, prompt_ids: list[int], k: int, w
     tokens = torch.tensor([prompt_ids])  # (1, T)
     cached = None
     for _ in range(max_new):
-        feed = tokens if cached is None else tokens[:, -1:]
-        mout = lm(input_ids=feed, attention_mask=_ones(1, tokens.shape[1]), past_key_values=cached, use_cache=True)
-        cached = mout.past_key_values
-        logits, cands = torch.topk(mout.logits[:, -1], k=k, dim=-1)  # (1, k)
-        flat = torch.dstack((tokens.unsqueeze(1).repeat(1, k, 1), cands)).view(k, -1)  # (k, T + 1)
+        logits, flat, cached = _policy_top_k(lm, tokens, cached, k)
         ext = baseline.generate(flat, attention_mask=torch.ones_like(flat), max_new_tokens=rollout_len,
                                 do_sample=False)  # (k, T + 1 + L), prefix re-encoded
         texts = [lm_tok.decode(r.squeeze()) for r in ext]

@@ -112,27 +112,31 @@ def measure_arena(page: Any, base_url: str, out: Path | None = None) -> dict[str
             page.set_viewport_size(before)  # the caller's page as it was given
 
 
-def _measure(page: Any, base_url: str, out: Path | None) -> dict[str, Any]:
-    page.set_viewport_size(LAPTOP)
-    page.goto(base_url)
-    page.evaluate("() => { try { localStorage.removeItem('decoder-playground-guidelines'); } catch (e) {} }")
+def _reload_and_battle(page: Any) -> dict[str, Any]:
+    """Reload, open the Arena, draw a battle; where the guidelines and the vote buttons sit."""
     page.reload()
     page.get_by_role("tab", name="Arena").wait_for()
     _open_tab(page, "Arena")
     _battle(page)
-    first = fold(page)
+    return fold(page)
+
+
+def _vote(page: Any, side: str) -> None:
+    page.click(f"#arena-vote-{side}")
+    page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('vote is stored')")
+
+
+def _measure(page: Any, base_url: str, out: Path | None) -> dict[str, Any]:
+    page.set_viewport_size(LAPTOP)
+    page.goto(base_url)
+    page.evaluate("() => { try { localStorage.removeItem('decoder-playground-guidelines'); } catch (e) {} }")
+    first = _reload_and_battle(page)
     _shot(page, out, "arena-1280-first.png")
-    page.click("#arena-vote-left")
-    page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('vote is stored')")
+    _vote(page, "left")
     _shot(page, out, "arena-1280-voted.png")
-    page.reload()  # a returning annotator: the guidelines stay folded
-    page.get_by_role("tab", name="Arena").wait_for()
-    _open_tab(page, "Arena")
-    _battle(page)
-    again = fold(page)
+    again = _reload_and_battle(page)  # a returning annotator: the guidelines stay folded
     _shot(page, out, "arena-1280-second.png")
-    page.click("#arena-vote-right")
-    page.wait_for_function("() => document.querySelector('#arena-status').innerText.includes('vote is stored')")
+    _vote(page, "right")
     _open_tab(page, "Leaderboard")
     page.click("#lb-refresh")
     page.wait_for_function("() => document.querySelectorAll('#lb-table tbody tr').length >= 2")

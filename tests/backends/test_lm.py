@@ -91,11 +91,9 @@ def test_greedy_decoder_equals_transformers_generate_on_the_zoo():
     assert tokens == expected and len(tokens) > 5
 
 
-def test_buffered_forks_shares_and_candidate_rows_match_full_forward(engine, fake_preset):
+def test_buffered_forks_and_shares_match_full_forward(engine, fake_preset):
     """The in-place paths (a fork with room, a share growing past its parent, a reserve that outgrows
-    its room, candidate rows committing the chosen one) give the logits of a fresh full forward."""
-    from backends.candidate_rows import CandidateRows
-
+    its room) give the logits of a fresh full forward (candidate rows: test_prefix_attention.py)."""
     lm = _lm(engine, fake_preset)
     state = lm.start(lm.encode("The film was"))
     forks = state.fork(3, room=4)
@@ -111,13 +109,3 @@ def test_buffered_forks_shares_and_candidate_rows_match_full_forward(engine, fak
     for token in (3, 4, 5, 6, 7):  # beyond the room: the buffer grows
         tight.append([token])
     torch.testing.assert_close(tight.logits(), _reference(lm, tight.ids), atol=1e-5, rtol=0)
-    rows = CandidateRows(state, 4, room=2)
-    for step in range(4):
-        cands = torch.tensor([20 + step, 30 + step, 40 + step])
-        out = rows.score(cands)  # (3, V)
-        want = _reference(lm, torch.cat([rows.ids.repeat(3, 1), cands[:, None]], dim=1))
-        torch.testing.assert_close(out, want, atol=1e-5, rtol=0)
-        rows.commit(1, int(cands[1]), out[1:2])
-    rebuilt = rows.state()
-    rebuilt.append([9])
-    torch.testing.assert_close(rebuilt.logits(), _reference(lm, rebuilt.ids), atol=1e-5, rtol=0)

@@ -48,6 +48,11 @@ def _walk(lm: LanguageModel, steps: int = 5, layouts: list | None = None) -> Can
     return rows
 
 
+def test_short_prefixes_keep_k_row_copies(engine, fake_preset):
+    rows = _walk(engine.language_model(fake_preset.policy))  # 4 rows x 9 positions: below SHARE_AT
+    assert not rows.shared and rows.why_not_shared is None and rows.bufs[0][0].shape[0] == 4
+
+
 def test_shared_rows_on_gpt2_match_a_full_forward(engine, fake_preset, share_always):
     rows = _walk(engine.language_model(fake_preset.policy))
     assert rows.shared and rows.why_not_shared is None

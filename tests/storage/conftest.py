@@ -9,6 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,35 +49,35 @@ def _schema_url(schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty schema on the PostgreSQL server, selected through the URL's search_path."""
+@contextmanager
+def _pg_schema(migrate: bool) -> Iterator[str]:
+    """The URL of a fresh schema on the PostgreSQL server (migrated to head if asked), dropped after."""
     if not os.environ.get(PG_ENV):
         pytest.skip(PG_REASON)
     admin = create_engine(pg_admin_url())
     schema = _schema(admin, create=True)
     try:
+        if migrate:
+            Store.open(_schema_url(schema)).close()
         yield _schema_url(schema)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty schema on the PostgreSQL server, selected through the URL's search_path."""
+    with _pg_schema(migrate=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def pg_migrated() -> Iterator[str]:
     """One schema migrated to head for the whole session (tests empty it, see `db_url`)."""
-    if not os.environ.get(PG_ENV):
-        pytest.skip(PG_REASON)
-    admin = create_engine(pg_admin_url())
-    schema = _schema(admin, create=True)
-    Store.open(_schema_url(schema)).close()
-    try:
-        yield _schema_url(schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with _pg_schema(migrate=True) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
