@@ -13,15 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from backends.config import Config, param
-from backends.decoders.base import (
-    DECODERS,
-    DecodeContext,
-    Run,
-    Scores,
-    TokenwiseDecoder,
-    scatter_scores,
-    top_candidates,
-)
+from backends.decoders.base import DECODERS, DecodeContext, Run, Scores, TokenwiseDecoder
+from backends.decoders.candidates import scatter_scores, top_candidates
 
 
 @dataclass(frozen=True)

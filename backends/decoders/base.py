@@ -312,25 +312,3 @@ def token_piece(lm: LanguageModel, ids: list[int], token: int) -> str:
         return ""
     tail = ids[-4:]
     return lm.decode([*tail, token])[len(lm.decode(tail)):]
-
-
-def check_k(name: str, k: int, vocab: int) -> int:
-    """A candidate count must fit the vocabulary; the message names the field."""
-    if k > vocab:
-        raise ConfigError(name, k, f"larger than the vocabulary ({vocab} tokens)")
-    return k
-
-
-def top_candidates(ctx: DecodeContext, logits: torch.Tensor, k: int, name: str) -> torch.Tensor:
-    """The top-k ids (k,) of logits (V,), never a padding row of an embedding matrix larger than the
-    tokenizer (Qwen2.5: 151,936 rows for 151,665 tokens)."""
-    check_k(name, k, ctx.lm.n_tokens)
-    if logits.shape[-1] > ctx.lm.n_tokens:
-        logits = logits[: ctx.lm.n_tokens]  # (n_tokens,)
-    return logits.topk(k).indices  # (k,)
-
-
-def scatter_scores(like: torch.Tensor, ids: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """(V,) of -inf with `values` (k,) at `ids` (k,): the support of a top-k decoder."""
-    out = torch.full_like(like, float("-inf"))
-    return out.scatter(0, ids, values.to(out.dtype).to(out.device))

@@ -16,16 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from backends.config import Config, param
-from backends.decoders.base import (
-    DECODERS,
-    DecodeContext,
-    Decoder,
-    Run,
-    Scores,
-    TokenwiseDecoder,
-    scatter_scores,
-    top_candidates,
-)
+from backends.decoders.base import DECODERS, DecodeContext, Decoder, Run, Scores, TokenwiseDecoder
+from backends.decoders.candidates import scatter_scores, top_candidates
 from backends.decoders.rollouts import Lookahead, fit_rollout, look_ahead, rollout_events, sample_batch
 from backends.decoders.sequence import Replay, score_texts
 from backends.events import Event, Rollout

@@ -15,15 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from backends.config import Config, ConfigError, param
-from backends.decoders.base import (
-    DECODERS,
-    DecodeContext,
-    Run,
-    Scores,
-    TokenwiseDecoder,
-    scatter_scores,
-    top_candidates,
-)
+from backends.decoders.base import DECODERS, DecodeContext, Run, Scores, TokenwiseDecoder
+from backends.decoders.candidates import scatter_scores, top_candidates
 from backends.decoders.rollouts import fit_rollout, look_ahead, rollout_events
 from backends.presets import format_prompt
 from backends.sampling import SamplingParams

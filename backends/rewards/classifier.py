@@ -241,34 +241,18 @@ class ModelReward(Reward):
         return TextPrefixScorer(self, prompt, lm)
 
 
-@REWARDS.register("sentiment")
-class SentimentReward(ModelReward):
-    help = "Sentiment: how positive the reply is (zoo: star rating scaled to 0..1)."
-
-
-@REWARDS.register("informative")
-class InformativeReward(ModelReward):
-    help = "Informativeness: how many concrete details the reply gives (0..1)."
-
-
-@REWARDS.register("politeness")
-class PolitenessReward(ModelReward):
-    help = "Politeness: polite (1) versus rude (0) tone."
-
-
-@REWARDS.register("classifier")
-class ClassifierReward(ModelReward):
-    help = "Any sequence-classification model: classifier.model=ID, classifier.label=NAME."
-
-
-@REWARDS.register("helpfulness")
-class HelpfulnessReward(ModelReward):
-    help = "Helpfulness from the preset's preference reward model (hub presets)."
-
-
-@REWARDS.register("harmlessness")
-class HarmlessnessReward(ModelReward):
-    help = "Harmlessness from the preset's safety reward model (hub presets)."
+# One classifier reward per name: the preset's reward_models[NAME] gives its model; "classifier" takes any.
+MODEL_REWARDS = {
+    "sentiment": "Sentiment: how positive the reply is (zoo: star rating scaled to 0..1).",
+    "informative": "Informativeness: how many concrete details the reply gives (0..1).",
+    "politeness": "Politeness: polite (1) versus rude (0) tone.",
+    "classifier": "Any sequence-classification model: classifier.model=ID, classifier.label=NAME.",
+    "helpfulness": "Helpfulness from the preset's preference reward model (hub presets).",
+    "harmlessness": "Harmlessness from the preset's safety reward model (hub presets).",
+}
+for _name, _help in MODEL_REWARDS.items():
+    _cls = type(f"{_name.capitalize()}Reward", (ModelReward,), {"help": _help, "__module__": __name__})
+    REWARDS.register(_name)(_cls)
 
 
 def _until_eos(ids: Sequence[int], eos: int) -> list[int]:

@@ -63,12 +63,12 @@ def prompt_sets(seed: int = 1234) -> dict[str, list[dict]]:
 def write_prompts(directory: Path = PROMPTS_DIR) -> list[Path]:
     """(Re)write `{reviews,keywords,questions}.jsonl` from prompt_sets(), one object per line."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, items in prompt_sets().items():
-        path = directory / f"{name}.jsonl"
-        path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="ascii")
-        paths.append(path)
-    return paths
+    return [_write_jsonl(directory / f"{name}.jsonl", items) for name, items in prompt_sets().items()]
+
+
+def _write_jsonl(path: Path, items: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="ascii")
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> None:
