@@ -23,7 +23,8 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 PREFIX = "playground+"
-UNSUPPORTED = ("attn_logit_softcapping", "sliding_window", "attention_chunk_size")  # config keys we do not model
+# Config keys whose attention this module does not model (GPT-2's upcast path runs only under "eager").
+UNSUPPORTED = ("attn_logit_softcapping", "sliding_window", "attention_chunk_size", "reorder_and_upcast_attn")
 
 
 class _SuffixLayer(DynamicLayer):
@@ -147,9 +148,13 @@ def check(stack) -> str | None:
     verdict = getattr(stack.model, "_playground_shared_prefix", "unchecked")
     if verdict != "unchecked":
         return verdict
-    verdict = enable(stack.model)
-    if verdict is None:
-        verdict = _compare(stack)
+    original = stack.model.config._attn_implementation
+    try:
+        verdict = enable(stack.model) or _compare(stack)
+    except Exception as e:  # an architecture this does not fit (no layer_idx, another cache type, ...)
+        verdict = f"shared-prefix attention failed on it ({type(e).__name__}: {e})"
+    if verdict is not None and stack.model.config._attn_implementation != original:
+        stack.model.set_attn_implementation(original)  # back to exactly what it was
     stack.model._playground_shared_prefix = verdict
     return verdict
 

@@ -116,3 +116,22 @@ def test_rows_take_any_number_of_candidates_up_to_their_size(engine, fake_preset
     torch.testing.assert_close(rows.score(cands), want, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="8 candidates for 7 rows"):
         rows.score(torch.arange(8))
+
+
+@pytest.mark.parametrize("outcome", ["differs", "raises"])
+def test_a_failed_check_leaves_the_model_as_it_was(tiny_models, monkeypatch, outcome):
+    lm = _tiny(tiny_models, LlamaForCausalLM, LlamaConfig(
+        vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2,
+        num_key_value_heads=1, max_position_embeddings=64))
+    before = lm.model.config._attn_implementation
+
+    def compare(stack):
+        if outcome == "raises":
+            raise AttributeError("no layer_idx")
+        return "outputs differ"
+
+    monkeypatch.setattr(prefix_attention, "_compare", compare)
+    why = prefix_attention.check(lm)
+    assert why is not None and ("no layer_idx" in why if outcome == "raises" else why == "outputs differ")
+    assert lm.model.config._attn_implementation == before
+    assert prefix_attention.check(lm) == why  # remembered on the model: checked once
