@@ -22,6 +22,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from backends.devices import Meter
+from backends.lean_gpt2 import Lean, lean_for
 from backends.prefix_attention import attention_kwargs
 
 
@@ -255,13 +256,40 @@ class LanguageModel:
         return self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
                           past_key_values=cache, use_cache=True, **kwargs)
 
+    @torch.no_grad()
     def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """ids (B, n) on top of `past` cached positions -> next-token logits (B, V), float32."""
+        lean = self._lean()
+        if lean is not None:
+            return self._head(lean.hidden(ids, cache, past)[:, -1]).float()  # (B, V)
         return self.forward(ids, cache, past).logits[:, -1].float()  # (B, V)
 
+    @torch.no_grad()
     def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """ids (B, n) -> next-token logits after each of the n positions (B, n, V), float32."""
+        lean = self._lean()
+        if lean is not None:
+            return self._head(lean.hidden(ids, cache, past)).float()  # (B, n, V)
         return self.forward(ids, cache, past, logits_to_keep=0).logits.float()  # (B, n, V)
+
+    def _lean(self) -> Lean | None:
+        """The lean GPT-2 forward when this model takes it (checked once against transformers')."""
+        trunk = getattr(self.model, "transformer", None)
+        if trunk is None:
+            return None
+        return lean_for(self.model, trunk, self._trunk_hidden)
+
+    def _trunk_hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """transformers' own forward of the trunk: the reference the lean path is checked against."""
+        b, n = ids.shape
+        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
+        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
+        return self.model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                                      use_cache=True, **attention_kwargs(cache)).last_hidden_state
+
+    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+        head = self.model.get_output_embeddings()
+        return torch.nn.functional.linear(hidden, head.weight, head.bias)
 
     @torch.no_grad()
     def full_logits(self, ids: torch.Tensor) -> torch.Tensor:

@@ -66,8 +66,8 @@ def attention_kwargs(cache: DynamicCache) -> dict:
     return {"suffix_cache": cache} if isinstance(cache, SuffixCache) else {}
 
 
-def _attend(module, query: torch.Tensor, own_k: torch.Tensor, own_v: torch.Tensor, layer: _SuffixLayer,
-            scaling: float | None) -> torch.Tensor:
+def attend(query: torch.Tensor, own_k: torch.Tensor, own_v: torch.Tensor, layer: _SuffixLayer,
+           scaling: float | None) -> torch.Tensor:
     """query (B, h, n, d), own keys/values (B, hk, m, d) -> output (B, n, h, d)."""
     b, h, n, d = query.shape
     hk, m, t = own_k.shape[1], own_k.shape[2], layer.prefix_k.shape[2]
@@ -101,7 +101,7 @@ def _dispatcher(original: str):
         if suffix_cache is None:
             base = _original(original, module)
             return base(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kw)
-        return _attend(module, query, key, value, suffix_cache.layers[module.layer_idx], scaling), None
+        return attend(query, key, value, suffix_cache.layers[module.layer_idx], scaling), None
 
     return attention
 

@@ -21,6 +21,7 @@ from backends import prefix_attention
 from backends.candidate_rows import CandidateRows
 from backends.config import Config, ConfigError, param
 from backends.devices import Meter
+from backends.lean_gpt2 import lean_for
 from backends.lm import LanguageModel, LMState
 from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, RolloutScores, TextPrefixScorer
 
@@ -64,6 +65,13 @@ class SequenceClassifier:
 
     def _hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """ids (B, n) on top of `past` cached positions -> the trunk's hidden states (B, n, D)."""
+        lean = lean_for(self.model, self.model.base_model, self._full_hidden) if self.causal else None
+        if lean is not None:
+            return lean.hidden(ids, cache, past)
+        return self._full_hidden(ids, cache, past)
+
+    def _full_hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
+        """transformers' own forward of the trunk (the reference the lean path is checked against)."""
         b, n = ids.shape
         pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
         mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
