@@ -275,7 +275,7 @@ class LanguageModel:
     def _lean(self) -> Lean | None:
         """The lean GPT-2 forward when this model takes it (checked once against transformers')."""
         trunk = getattr(self.model, "transformer", None)
-        if trunk is None:
+        if trunk is None or self.model.training:  # training: transformers' forward (dropout and all)
             return None
         return lean_for(self.model, trunk, self._trunk_hidden)
 

@@ -65,7 +65,8 @@ class SequenceClassifier:
 
     def _hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """ids (B, n) on top of `past` cached positions -> the trunk's hidden states (B, n, D)."""
-        lean = lean_for(self.model, self.model.base_model, self._full_hidden) if self.causal else None
+        use = self.causal and not self.model.training  # training: transformers' forward (dropout and all)
+        lean = lean_for(self.model, self.model.base_model, self._full_hidden) if use else None
         if lean is not None:
             return lean.hidden(ids, cache, past)
         return self._full_hidden(ids, cache, past)
