@@ -9,6 +9,8 @@ Core (top-level modules; the hub every request passes through)
     presets    which models a preset uses (policy, base, baseline, reward models, ARM heads, SAE)
     loading    resolves `zoo:NAME`, folders and hub ids; says what failed and how to fix it
     lm         `LanguageModel` (shared weights) and `LMState` (one run's ids and KV cache)
+    candidate_rows, prefix_attention, lean_gpt2   k candidates on one prefix (stored once when long),
+               the attention that reads it once, and the lean forward of GPT-2 trunks (the zoo's)
     events     what a decoder streams: TokenStep, Rollout, Note, FeatureStep, Finished
     engine     `Engine`: loads and caches models, validates a `GenerationRequest`, streams it
     devices, sampling, allowlist, sae, feature_trace   (device/meter, logits processing, public-mode
