@@ -36,8 +36,8 @@ class Lean:
         cfg = getattr(trunk, "config", None)
         if type(trunk).__name__ != "GPT2Model" or cfg is None:
             return f"{type(trunk).__name__} is not a GPT-2 trunk"
-        if cfg.add_cross_attention or cfg.reorder_and_upcast_attn or trunk.training:
-            return "cross-attention, upcast attention or training mode"
+        if cfg.add_cross_attention or cfg.reorder_and_upcast_attn:  # (training mode: callers ask per call)
+            return "cross-attention or upcast attention"
         return None
 
     def hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:

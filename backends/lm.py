@@ -223,6 +223,16 @@ def _grow(buf: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def cached_inputs(ids: torch.Tensor, cache: DynamicCache, past: int) -> dict:
+    """Keyword arguments of a transformers forward of ids (B, n) on top of `past` cached positions:
+    explicit positions and an all-ones mask (rows of a state share one length), plus what a
+    `SuffixCache` needs."""
+    b, n = ids.shape
+    return {"input_ids": ids, "position_ids": torch.arange(past, past + n, device=ids.device).expand(b, n),
+            "attention_mask": torch.ones(b, past + n, dtype=torch.long, device=ids.device),
+            "past_key_values": cache, "use_cache": True, **attention_kwargs(cache)}
+
+
 class LanguageModel:
     """A causal LM and its tokenizer: shared by all sessions, read-only after loading."""
 
@@ -248,13 +258,8 @@ class LanguageModel:
     def forward(self, ids: torch.Tensor, cache: DynamicCache, past: int, **kwargs):
         """The model's output for ids (B, n) on top of `past` cached positions (explicit positions,
         all-ones mask: rows of a state always have one length); logits of the last position only."""
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)  # (B, past + n)
         kwargs.setdefault("logits_to_keep", 1)
-        kwargs.update(attention_kwargs(cache))
-        return self.model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                          past_key_values=cache, use_cache=True, **kwargs)
+        return self.model(**cached_inputs(ids, cache, past), **kwargs)
 
     @torch.no_grad()
     def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
@@ -281,11 +286,7 @@ class LanguageModel:
 
     def _trunk_hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """transformers' own forward of the trunk: the reference the lean path is checked against."""
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        return self.model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                                      use_cache=True, **attention_kwargs(cache)).last_hidden_state
+        return self.model.transformer(**cached_inputs(ids, cache, past)).last_hidden_state
 
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
         head = self.model.get_output_embeddings()

@@ -16,7 +16,6 @@ and `CandidateRows` says so. This module owns no weights and runs no decoder.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 
 import torch
 from transformers import DynamicCache
@@ -87,19 +86,16 @@ def attend(query: torch.Tensor, own_k: torch.Tensor, own_v: torch.Tensor, layer:
     return out.reshape(b, h, n, d).transpose(1, 2).contiguous()  # (B, n, h, d)
 
 
-def _original(name: str, module) -> Callable:
-    """The attention function `name` meant for `module` ("eager" is each model file's own)."""
+def _dispatcher(original: str):
+    """The attention function registered as `playground+<original>`: the original (resolved once; "eager"
+    is each model file's own function) unless the call carries a SuffixCache."""
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-    if name == "eager":
-        return sys.modules[type(module).__module__].eager_attention_forward
-    return ALL_ATTENTION_FUNCTIONS[name]
+    fixed = None if original == "eager" else ALL_ATTENTION_FUNCTIONS[original]
 
-
-def _dispatcher(original: str):
     def attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, suffix_cache=None, **kw):
         if suffix_cache is None:
-            base = _original(original, module)
+            base = fixed or sys.modules[type(module).__module__].eager_attention_forward
             return base(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kw)
         return attend(query, key, value, suffix_cache.layers[module.layer_idx], scaling), None
 

@@ -22,7 +22,7 @@ from backends.candidate_rows import CandidateRows
 from backends.config import Config, ConfigError, param
 from backends.devices import Meter
 from backends.lean_gpt2 import lean_for
-from backends.lm import LanguageModel, LMState
+from backends.lm import LanguageModel, LMState, cached_inputs
 from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, RolloutScores, TextPrefixScorer
 
 OUTPUTS = ("auto", "sigmoid", "softmax", "raw")
@@ -73,12 +73,7 @@ class SequenceClassifier:
 
     def _full_hidden(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
         """transformers' own forward of the trunk (the reference the lean path is checked against)."""
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        extra = prefix_attention.attention_kwargs(cache)  # a SuffixCache: k rows over one shared prefix
-        return self.model.base_model(input_ids=ids, attention_mask=mask, position_ids=pos,
-                                     past_key_values=cache, use_cache=True, **extra).last_hidden_state
+        return self.model.base_model(**cached_inputs(ids, cache, past)).last_hidden_state
 
     @torch.no_grad()
     def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
