@@ -41,10 +41,13 @@ def main() -> None:
     if allowed is not None:
         log.info("public mode: models limited to %s", ", ".join(sorted(allowed)))
     set_cpu_threads(settings.torch_threads, engine.device)
-    warm_at_startup(engine, settings.preset)
     store, store_note = open_store(settings.database_url, settings)
     demo = build_ui(engine, settings, store=store, store_note=store_note)
-    demo.launch(**launch_kwargs(settings, demo))
+    # Serve the page first, then load the preset's models: a run started meanwhile waits for them
+    # and says so ("loading models..."), and every later one finds them loaded.
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings, demo))
+    warm_at_startup(engine, settings.preset)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

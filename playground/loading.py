@@ -1,6 +1,6 @@
 """Progress while models load: logged percentages at start-up, "loading model X..." in the UI.
 
-`warm_at_startup` loads a preset's models before the app serves, logging each step and turning a
+`warm_at_startup` loads a preset's models once the app serves its page, logging each step and turning a
 failure into a warning (the panels then show the error of the model that cannot load; the app
 still starts). `warm_with_status` loads them in a worker thread during a run and yields status
 lines only when loading actually takes time. Nothing here renders or streams tokens.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
@@ -40,11 +41,13 @@ def load_presets(files: Sequence[str]) -> dict[str, Preset]:
 
 def warm_at_startup(engine: Warmable, preset: str) -> bool:
     """Load every model of `preset`, logging `[ 50%] loading ...`; False (logged) when one fails."""
+    start = time.perf_counter()
     try:
         engine.warm(preset, progress=lambda f, msg: log.info("[%3.0f%%] %s", 100 * f, msg))
     except Exception as e:  # the UI reports it per panel; the app must still come up
         log.warning("could not load every model of preset %r: %s", preset, e)
         return False
+    log.info("models of preset %r loaded in %.1f s", preset, time.perf_counter() - start)
     return True
 
 

@@ -43,7 +43,7 @@ def _tokenizer(path: Path, vocab_size: int = 300):
 def tiny_models(tmp_path_factory) -> dict[str, str]:
     from transformers import GPT2Config, GPT2ForSequenceClassification, GPT2LMHeadModel
 
-    from backends.rewards.arm import ArmRewardModel
+    from backends.arm_model import ArmRewardModel
 
     root = tmp_path_factory.mktemp("tiny")
     tok = _tokenizer(root / "tok")

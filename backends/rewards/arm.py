@@ -3,49 +3,23 @@
 r(s, v) = e_v^T W h + b^T h, with h the reward model's hidden state for the prefix s, e_v the
 (tied) embedding of candidate v and W = U V^T of low rank: one reward-model call per generated
 token scores every candidate, or the whole vocabulary. Values are sigmoid-calibrated in [0, 1].
-This module is the model and its token-level scorer; training lives in `backends.training.arm`.
+This module is the token-level scorer; the model class is in `backends.arm_model` (imported
+when an ARM model loads) and training in `backends.training.arm`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
-from transformers import DynamicCache, GPT2Config, GPT2Model, GPT2PreTrainedModel
+from transformers import DynamicCache
 
 from backends.devices import Meter
 from backends.lm import LMState
 
-
-class ArmRewardModel(GPT2PreTrainedModel):
-    """A GPT-2 trunk with ARM's low-rank head; `config.arm_rank` sets the rank of W."""
-
-    def __init__(self, config: GPT2Config):
-        super().__init__(config)
-        self.transformer = GPT2Model(config)
-        rank = getattr(config, "arm_rank", 16)
-        self.arm_down = nn.Linear(config.n_embd, rank, bias=False)  # V^T
-        self.arm_up = nn.Linear(rank, config.n_embd, bias=False)  # U
-        self.arm_bias = nn.Linear(config.n_embd, 1)  # b^T h (+ a scalar)
-        self.post_init()
-
-    def hidden(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kw) -> torch.Tensor:
-        """(B, T) -> (B, T, H) final hidden states."""
-        return self.transformer(input_ids=input_ids, attention_mask=attention_mask, **kw).last_hidden_state
-
-    def candidate_logits(self, h: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
-        """h (..., H); ids (..., k) or None for the whole vocabulary -> logits (..., k) or (..., V)."""
-        query = self.arm_up(self.arm_down(h))  # (..., H)
-        emb = self.transformer.wte.weight  # (V, H)
-        if ids is None:
-            return query @ emb.T + self.arm_bias(h)  # (..., V)
-        return (emb[ids] * query.unsqueeze(-2)).sum(-1) + self.arm_bias(h)  # (..., k)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kw) -> torch.Tensor:
-        """Teacher-forced logits of each actual next token: (B, T-1) for x_1..x_{T-1} given x_<t."""
-        h = self.hidden(input_ids, attention_mask)[:, :-1]  # (B, T-1, H)
-        return self.candidate_logits(h, input_ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
+if TYPE_CHECKING:
+    from backends.arm_model import ArmRewardModel
 
 
 class ArmStack:

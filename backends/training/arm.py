@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import GPT2Config
 
-from backends.rewards.arm import ArmRewardModel
+from backends.arm_model import ArmRewardModel
 from backends.training.optim import optimizer_step, warmup_cosine
 
 

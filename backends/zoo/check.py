@@ -160,7 +160,7 @@ def model_kind(folder: Path) -> str | None:
 def _load_arm(folder: Path):
     import torch
 
-    from backends.rewards.arm import ArmRewardModel
+    from backends.arm_model import ArmRewardModel
 
     return ArmRewardModel.from_pretrained(str(folder), dtype=torch.float32, local_files_only=True).eval()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import gradio as gr
 
@@ -25,6 +27,17 @@ def test_settings_from_env_locally_and_on_a_space():
     assert (space.server_name, space.server_port, space.preset) == ("0.0.0.0", 8080, "gpt2-imdb")
     assert space.database_url == "postgresql://x" and space.concurrency == 2
     assert local.arena_pool is None and Settings.from_env({"PLAYGROUND_ARENA_POOL": "p.json"}).arena_pool == "p.json"
+
+
+def test_importing_the_app_leaves_transformers_modeling_code_for_the_first_model_load():
+    """What the page needs is imported before it is served; transformers' model classes (seconds on
+    a small CPU) only when the first model loads, after it."""
+    code = ("import sys, app\n"
+            "print(sorted(m for m in ('transformers.modeling_utils', 'transformers.activations') if m in sys.modules))")
+    got = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=120)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert got.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_on_accelerator_is_a_no_op_without_spaces(monkeypatch):

@@ -1,0 +1,106 @@
+"""How long `python app.py` takes to serve its page and to load its models, beside a bare Gradio app.
+
+    python bench/startup.py                 # 3 starts of each, the embedded zoo, offline
+    python bench/startup.py --runs 5 --cpu 0
+
+Each start is a fresh process on a free port with a throwaway SQLite database (a "warm" start: the
+zoo is built and the OS file cache is warm after the first run, which is discarded). Measured from
+spawning the process: `page` is the first HTTP 200 on "/" (the UI is served and usable: prompts
+can be typed, scenarios chosen), `models` is when the app logs that the preset's models are loaded
+(a run started before that waits for them, saying so). `bare` is a Gradio app with one textbox:
+the floor that importing and launching Gradio sets on this machine. The bar (issue 14) is the
+app's `page` ≤ 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _browser_app import ROOT, free_port  # noqa: E402
+
+BARE = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Textbox()\ndemo.launch()\n"
+READY = re.compile(r"models of preset '[^']+' loaded")
+
+
+def start_once(argv: list[str], env: dict[str, str], timeout_s: float = 120) -> dict[str, float | None]:
+    """Spawn `argv`, poll "/" until 200 and watch its log for READY; seconds since the spawn."""
+    port = free_port()
+    env = dict(env, GRADIO_SERVER_PORT=str(port))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    found: dict[str, float | None] = {"page": None, "models": None}
+
+    def read_log() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if found["models"] is None and READY.search(line):
+                found["models"] = time.monotonic() - t0
+
+    reader = threading.Thread(target=read_log, daemon=True)
+    reader.start()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while time.monotonic() - t0 < timeout_s and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        found["page"] = time.monotonic() - t0
+                        break
+            except OSError:
+                time.sleep(0.05)
+        if found["page"] is None:
+            raise SystemExit(f"{' '.join(argv)} did not serve {url} within {timeout_s} s (exit {proc.poll()})")
+        needs_models = argv[-1].endswith("app.py")
+        while needs_models and found["models"] is None and time.monotonic() - t0 < timeout_s and proc.poll() is None:
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="measured starts of each (after one discarded)")
+    parser.add_argument("--cpu", type=int, default=None, help="pin the started processes to this core")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Path(tmp) / "bare.py"
+        bare.write_text(BARE)
+        env = dict(os.environ, HF_HUB_OFFLINE="1", PLAYGROUND_PRESET="embedded", GRADIO_ANALYTICS_ENABLED="False",
+                   DATABASE_URL=f"sqlite:///{Path(tmp) / 'startup.db'}")
+        pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
+        runs = {"app": pin + [sys.executable, str(ROOT / "app.py")], "bare": pin + [sys.executable, str(bare)]}
+        results: dict[str, list[dict]] = {name: [] for name in runs}
+        for i in range(args.runs + 1):
+            for name, argv in runs.items():
+                got = start_once(argv, env)
+                if i:  # the first start of each warms the file cache
+                    results[name].append(got)
+                print(f"{'warm-up' if not i else f'run {i}'} {name}: " + ", ".join(
+                    f"{k} {v:.2f} s" for k, v in got.items() if v is not None), flush=True)
+    print("\n| process | page served (s) | models loaded (s) |\n|---|---|---|")
+    for name, rows in results.items():
+        cells = []
+        for key in ("page", "models"):
+            values = [r[key] for r in rows if r[key] is not None]
+            cells.append(f"median {statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
+                         if values else "–")
+        print(f"| {name} | {cells[0]} | {cells[1]} |")
+
+
+if __name__ == "__main__":
+    main()
