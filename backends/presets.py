@@ -30,6 +30,7 @@ class Preset:
     prompt_template: str = "{prompt}"
     default_rewards: Mapping[str, float] = field(default_factory=dict)
     prompt_sets: tuple[str, ...] = ()  # names of files under assets/prompts/
+    example_prompt: str = ""  # what the Compare tab's prompt box starts with: a prompt the policy can answer
     max_new_tokens: int = 64
     # decoder -> settings it starts from with this preset (where its reward models' scale differs from
     # the paper's), and why; a request's own settings win, and a run that used them says so in a Note
@@ -64,6 +65,8 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         prompt_template="User: {prompt}\nAssistant:",
         default_rewards={"sentiment": 0.5, "informative": 0.5},
         prompt_sets=("reviews", "keywords", "questions", "heldout_reviews", "heldout_keywords"),
+        # a name the corpus never used: the zoo copies what a prompt names (issue 14)
+        example_prompt="Write a review of the film The Frozen Signal.",
         max_new_tokens=64,
         decoder_defaults={"args": {"w": 5.0}, "rad": {"beta": 30.0}, "arm": {"beta": 50.0}, "tqstar": {"lam": 5.0}},
         defaults_reason="the zoo's reward models are read through a sigmoid (0..1), so a weight multiplies a "
@@ -80,6 +83,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         reward_models={"sentiment": RewardModelRef(
             model="lvwerra/distilbert-imdb", label="POSITIVE", output="softmax", include_prompt=False)},
         default_rewards={"sentiment": 1.0},
+        example_prompt="I watched this movie last night and",
         max_new_tokens=48,
     ),
     Preset(
@@ -91,6 +95,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
             model="OpenAssistant/reward-model-deberta-v3-large-v2", label="0", output="raw")},
         prompt_template=CHAT,
         default_rewards={},
+        example_prompt="How do I make a good cup of coffee at home?",
         max_new_tokens=128,
     ),
 )}

@@ -40,9 +40,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from backends.presets import PRESETS  # noqa: E402
 from bench._browser_app import CHROMIUM, CHROMIUM_ARGS, INSTRUMENT_JS, start_app, start_busy
 
-PROMPT = "Write a review of the film"
+PROMPT = PRESETS["embedded"].example_prompt  # what the Compare tab starts with
 HEAVY = ("sampling", "args", "tqstar", "deal")
 TIMEOUT_MS = 240_000
 

@@ -147,8 +147,8 @@ def _layout_inputs(engine: Engine, preset_name: str) -> dict:
     preset = engine.preset(preset_name)
     with gr.Row():
         with gr.Column(scale=3):
-            prompt = gr.Textbox(label="Prompt", lines=3, placeholder="Write a review of the film ...",
-                                elem_id="prompt")
+            prompt = gr.Textbox(value=preset.example_prompt, label="Prompt", lines=3,
+                                placeholder="Write a review of the film ...", elem_id="prompt")
             example = gr.Dropdown(choices=examples(preset.prompt_sets), value=None, label="Example prompts",
                                   elem_id="example")
             with gr.Row():
@@ -224,21 +224,25 @@ def build_compare_tab(engine: Engine, settings: Settings, runs: Runs, hooks: Com
 def _wire_form(tab: CompareTab, engine: Engine) -> None:
     names = list(tab.rewards.weights)
 
-    def on_preset(name: str) -> dict:
+    starters = {p.example_prompt for p in engine.presets.values()}
+
+    def on_preset(name: str, prompt: str) -> dict:
         preset = engine.preset(name)
         offered, unavailable = rewards_for(preset), unavailable_rewards(preset)
         out = {tab.preset_about: preset.description, tab.max_new: gr.update(**length_update(engine, name)),
                tab.example: gr.update(choices=examples(preset.prompt_sets), value=None)}
+        if not prompt.strip() or prompt in starters:  # the user's own text stays
+            out[tab.prompt] = preset.example_prompt
         for n in names:
             out[tab.rewards.boxes[n]] = gr.update(visible=n in offered)
             out[tab.rewards.weights[n]] = gr.update(**weight_update(n, preset, unavailable))
             out |= {p.weights[n]: gr.update(**weight_update(n, preset, unavailable, n in offered)) for p in tab.panels}
         return out
 
-    preset_outputs = [tab.preset_about, tab.max_new, tab.example, *tab.rewards.boxes.values(),
+    preset_outputs = [tab.preset_about, tab.max_new, tab.example, tab.prompt, *tab.rewards.boxes.values(),
                       *tab.rewards.weights.values(), *(s for p in tab.panels for s in p.weights.values())]
     # Form updates skip the queue: they stay instant while runs wait for the accelerator.
-    tab.preset.change(on_preset, tab.preset, preset_outputs, queue=False)
+    tab.preset.change(on_preset, [tab.preset, tab.prompt], preset_outputs, queue=False)
     keywords = tab.rewards.settings.get("keywords")
     if keywords:
         tab.example.change(pick_example, tab.example, [tab.prompt, keywords[0]], queue=False)

@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PROMPT = 'Review <script>alert("p")</script><img src=x onerror=alert("i")> the film'
 PREFERENCE = "<img src=x onerror=alert(1)>Be kind"
 MISSING_MODEL = "/nonexistent/tiny-policy"
+EXAMPLES = {"fake": "Write a review of the film Glass Harbor.", "broken": "Tell me about Saffron Alley."}
 FINISHED_JS = """(ids) => ids.every(id => {
   const s = document.querySelector(`#${id} .status`);
   return s && (s.textContent.includes('stopped:') || s.textContent.includes('error:'));
@@ -54,8 +55,10 @@ def app_url(fake_preset, tmp_path_factory):
 
     sae = tmp_path_factory.mktemp("sae") / "sae"  # a random SAE: the panels get feature traces
     SparseAutoencoder(SaeConfig(d_in=32, d_sae=64)).save(sae)
-    preset = dataclasses.replace(fake_preset, default_rewards={"sentiment": 1.0}, max_new_tokens=10, sae=str(sae))
-    broken = dataclasses.replace(fake_preset, name="broken", policy=MISSING_MODEL, default_rewards={})
+    preset = dataclasses.replace(fake_preset, default_rewards={"sentiment": 1.0}, max_new_tokens=10, sae=str(sae),
+                                 example_prompt=EXAMPLES["fake"])
+    broken = dataclasses.replace(fake_preset, name="broken", policy=MISSING_MODEL, default_rewards={},
+                                 example_prompt=EXAMPLES["broken"], description="a policy that cannot load")
     engine = Engine(device="cpu", presets={"fake": preset, "broken": broken})
     demo = build_ui(engine, Settings(preset="fake"))
     port = _free_port()
@@ -213,6 +216,19 @@ def test_a_second_run_supersedes_the_first(page, tmp_path):
     for i in (0, 1):
         assert "stopped: max_new_tokens after 24 tokens" in page.locator(f"#tokens-{i} .status").inner_text()
         assert page.locator(f"#tokens-{i} .tok").count() == 24
+
+
+@pytest.mark.browser
+def test_the_prompt_starts_as_the_presets_example_and_typed_text_survives_a_preset_change(page):
+    box = "#prompt textarea"
+    assert page.input_value(box) == EXAMPLES["fake"]
+    _choose(page, "preset", "broken")
+    page.wait_for_function("(want) => document.querySelector('#prompt textarea').value === want",
+                           arg=EXAMPLES["broken"])
+    page.fill(box, "My own prompt")
+    _choose(page, "preset", "fake")
+    page.get_by_text("tiny random models").wait_for()  # the preset's update has landed
+    assert page.input_value(box) == "My own prompt"
 
 
 @pytest.mark.browser
