@@ -40,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backends.presets import PRESETS  # noqa: E402
+from backends.presets import PRESETS
 from bench._browser_app import CHROMIUM, CHROMIUM_ARGS, INSTRUMENT_JS, start_app, start_busy
 
 PROMPT = PRESETS["embedded"].example_prompt  # what the Compare tab starts with

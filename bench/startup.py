@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _browser_app import ROOT, free_port  # noqa: E402
+from _browser_app import ROOT, free_port
 
 BARE = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Textbox()\ndemo.launch()\n"
 READY = re.compile(r"models of preset '[^']+' loaded")
@@ -83,7 +83,7 @@ def main() -> None:
         env = dict(os.environ, HF_HUB_OFFLINE="1", PLAYGROUND_PRESET="embedded", GRADIO_ANALYTICS_ENABLED="False",
                    DATABASE_URL=f"sqlite:///{Path(tmp) / 'startup.db'}")
         pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
-        runs = {"app": pin + [sys.executable, str(ROOT / "app.py")], "bare": pin + [sys.executable, str(bare)]}
+        runs = {"app": [*pin, sys.executable, str(ROOT / "app.py")], "bare": [*pin, sys.executable, str(bare)]}
         results: dict[str, list[dict]] = {name: [] for name in runs}
         for i in range(args.runs + 1):
             for name, argv in runs.items():
