@@ -13,8 +13,9 @@ Core (top-level modules; the hub every request passes through)
                the attention that reads it once, and the lean forward of GPT-2 trunks (the zoo's)
     events     what a decoder streams: TokenStep, Rollout, Note, FeatureStep, Finished
     engine     `Engine`: loads and caches models, validates a `GenerationRequest`, streams it
-    devices, sampling, allowlist, sae, feature_trace   (device/meter, logits processing, public-mode
-               model ids, sparse autoencoders, the per-token feature trace)
+    devices, sampling, allowlist, sae, arm_model, feature_trace   (device/meter, logits processing,
+               public-mode model ids, sparse autoencoders, ARM's model class, the per-token feature
+               trace; the model classes are imported when a model loads, not with the app)
 
 Roles (packages; one algorithm per file, registered where defined)
     decoders/  `Decoder`, `TokenwiseDecoder` and every decoding algorithm

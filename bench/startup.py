@@ -9,7 +9,9 @@ spawning the process: `page` is the first HTTP 200 on "/" (the UI is served and 
 can be typed, scenarios chosen), `models` is when the app logs that the preset's models are loaded
 (a run started before that waits for them, saying so). `bare` is a Gradio app with one textbox:
 the floor that importing and launching Gradio sets on this machine. The bar (issue 14) is the
-app's `page` ≤ 5 s.
+app's `page` ≤ 5 s. Then `python -X importtime -c "import app"` splits the import of the app into the
+packages it pulls in (cumulative seconds of the first import of each: what is left to move out of the
+page's path).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from _browser_app import ROOT, free_port
 
 BARE = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Textbox()\ndemo.launch()\n"
 READY = re.compile(r"models of preset '[^']+' loaded")
+PACKAGES = ("gradio", "torch", "transformers", "plotly", "sqlalchemy", "numpy", "backends", "playground", "storage")
 
 
 def start_once(argv: list[str], env: dict[str, str], timeout_s: float = 120) -> dict[str, float | None]:
@@ -72,6 +75,20 @@ def start_once(argv: list[str], env: dict[str, str], timeout_s: float = 120) -> 
     return found
 
 
+def import_split(pin: list[str]) -> dict[str, float]:
+    """Cumulative seconds of the first import of each of PACKAGES (and `app`) under `import app`."""
+    got = subprocess.run([*pin, sys.executable, "-X", "importtime", "-c", "import app"], cwd=ROOT, capture_output=True,
+                         text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), check=True)
+    split: dict[str, float] = {}
+    for line in got.stderr.splitlines():  # "import time: self | cumulative | name", innermost first
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].strip()
+            if name in (*PACKAGES, "app") and name not in split:
+                split[name] = int(parts[1]) / 1e6
+    return split
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="measured starts of each (after one discarded)")
@@ -100,6 +117,10 @@ def main() -> None:
             cells.append(f"median {statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
                          if values else "–")
         print(f"| {name} | {cells[0]} | {cells[1]} |")
+    split = import_split(pin)
+    print("\n`import app`, cumulative seconds of each package's first import (nested imports count in the "
+          "first package that pulls them in):")
+    print(", ".join(f"{name} {split[name]:.2f}" for name in ("app", *PACKAGES) if name in split))
 
 
 if __name__ == "__main__":
