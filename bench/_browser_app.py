@@ -1,9 +1,10 @@
 """The plumbing of bench/browser.py: the app on a free port, a busy core, Chromium, the page instrument.
 
 `start_app` runs `app.py` on the embedded zoo (offline, a throwaway SQLite database) and returns
-once it answers; `start_busy` burns core 0 for a bounded time; `INSTRUMENT_JS` is installed before
-any page script and records long tasks, click timestamps, page readiness and each panel's token
-and status changes into `window.__bench`. No measuring here: bench/browser.py reads what it records.
+once it answers and has loaded its models; `start_busy` burns core 0 for a bounded time;
+`INSTRUMENT_JS` is installed before any page script and records long tasks, click timestamps, page
+readiness and each panel's token and status changes into `window.__bench`. No measuring here:
+bench/browser.py reads what it records.
 """
 
 from __future__ import annotations
@@ -91,9 +92,15 @@ def start_app(workdir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
             raise SystemExit(f"app.py exited with {proc.returncode}; see {log_path}")
         try:
             with urllib.request.urlopen(url, timeout=2):
-                return proc, url
+                pass
         except OSError:
             time.sleep(0.5)
+            continue
+        # The page is served before the preset's models load: measure a warm app, once they have.
+        text = log_path.read_text(errors="replace")
+        if "models of preset" in text or "could not load every model" in text:
+            return proc, url
+        time.sleep(0.2)
     proc.terminate()
     raise SystemExit(f"app.py did not answer on {url} within 300 s; see {log_path}")
 
