@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import subprocess
 import sys
+import time
 import types
+import urllib.request
 from pathlib import Path
 
 import gradio as gr
@@ -38,6 +42,35 @@ def test_importing_the_app_leaves_transformers_modeling_code_for_the_first_model
                          text=True, timeout=120)
     assert got.returncode == 0, got.stderr[-2000:]
     assert got.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_app_py_serves_its_page_before_it_loads_the_presets_models(tmp_path):
+    """`python app.py` on the zoo: the page answers, and the log says the models loaded after the server started."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_SERVER_PORT=str(port), PLAYGROUND_PRESET="embedded",
+               DATABASE_URL=f"sqlite:///{tmp_path / 'votes.db'}", GRADIO_ANALYTICS_ENABLED="False")
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=Path(__file__).resolve().parents[2], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline, served = time.monotonic() + 180, False
+        while time.monotonic() < deadline and proc.poll() is None and "models of preset" not in log.read_text():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    served = served or page.status == 200
+            except OSError:
+                pass
+            time.sleep(0.2)
+        text = log.read_text()
+        assert proc.poll() is None, text[-2000:]
+        assert served and "models of preset 'embedded' loaded" in text, text[-2000:]
+        assert text.index("Running on local URL") < text.index("models of preset 'embedded' loaded"), text[-2000:]
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_on_accelerator_is_a_no_op_without_spaces(monkeypatch):
