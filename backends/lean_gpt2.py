@@ -13,12 +13,16 @@ This module owns no weights and decides nothing about decoding.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 from transformers import DynamicCache
 
 from backends import prefix_attention
 from backends.prefix_attention import SuffixCache
+
+log = logging.getLogger(__name__)
 
 
 class Lean:
@@ -98,11 +102,15 @@ def lean_for(model: torch.nn.Module, trunk: torch.nn.Module, full) -> Lean | Non
     verdict = getattr(model, "_playground_lean", "unchecked")
     if verdict == "unchecked":
         verdict = None
-        if Lean.fits(trunk) is None:
+        if Lean.fits(trunk) is None:  # a GPT-2 trunk: it should match, so say when it does not
             lean = Lean(trunk)
             try:
-                verdict = lean if lean.matches(full) is None else None
-            except Exception:  # an unexpected layout: transformers' forward it is
-                verdict = None
+                why = lean.matches(full)
+            except Exception as e:  # an unexpected layout: transformers' forward it is
+                why = f"the lean GPT-2 forward failed on it ({type(e).__name__}: {e})"
+            if why is None:
+                verdict = lean
+            else:
+                log.warning("%s: %s; it runs transformers' forward", type(model).__name__, why)
         model._playground_lean = verdict
     return verdict

@@ -16,7 +16,7 @@ import torch
 from transformers import DynamicCache
 
 from backends.devices import Meter
-from backends.lm import LMState
+from backends.lm import LMState, cached_inputs
 
 if TYPE_CHECKING:
     from backends.arm_model import ArmRewardModel
@@ -33,18 +33,11 @@ class ArmStack:
 
     @torch.no_grad()
     def run(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        h = self.model.hidden(ids, mask, position_ids=pos, past_key_values=cache, use_cache=True)
-        return h[:, -1]  # (B, H)
+        return self.run_all(ids, cache, past)[:, -1]  # (B, H)
 
     @torch.no_grad()
     def run_all(self, ids: torch.Tensor, cache: DynamicCache, past: int) -> torch.Tensor:
-        b, n = ids.shape
-        pos = torch.arange(past, past + n, device=self.device).expand(b, n)  # (B, n)
-        mask = torch.ones(b, past + n, dtype=torch.long, device=self.device)
-        return self.model.hidden(ids, mask, position_ids=pos, past_key_values=cache, use_cache=True)  # (B, n, H)
+        return self.model.hidden(**cached_inputs(ids, cache, past))  # (B, n, H)
 
     @torch.no_grad()
     def score_candidates(self, h: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -65,3 +65,17 @@ def test_models_it_does_not_fit_keep_transformers_forward(tiny_models):
     assert lm._lean() is None and "upcast" in Lean.fits(model.transformer)
     state = lm.start([5, 6, 7])
     torch.testing.assert_close(state.logits(), lm.full_logits(state.ids)[:, -1], atol=1e-5, rtol=0)
+
+
+def test_a_gpt2_trunk_the_lean_path_does_not_match_says_so_and_keeps_transformers_forward(tiny_models, caplog):
+    tok = PreTrainedTokenizerFast.from_pretrained(tiny_models["policy"])
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=1, n_head=2)).eval()
+    lm = LanguageModel(model, tok, "mismatched")
+
+    def off_by_one(ids, cache, past):  # a reference the lean forward cannot match
+        return lm._trunk_hidden(ids, cache, past) + 1
+
+    with caplog.at_level("WARNING", logger="backends.lean_gpt2"):
+        assert lean_for(model, model.transformer, off_by_one) is None
+    assert "differs from transformers'" in caplog.text and "runs transformers' forward" in caplog.text
+    assert lm._lean() is None  # remembered on the model
