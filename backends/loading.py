@@ -126,8 +126,9 @@ def _damaged(model_id: str, source: str, cause: Exception) -> ModelNotFound:
 
 
 def load_pretrained(auto_cls, model_id: str, device: torch.device, dtype: torch.dtype,
-                    device_map: str | None = None):
-    """(model, tokenizer) for `model_id`, on `device` (or spread by `device_map="auto"`)."""
+                    device_map: str | None = None, fuse: bool = True):
+    """(model, tokenizer) for `model_id`, on `device` (or spread by `device_map="auto"`), in eval mode;
+    `fuse`: GPT-2's activation as one fused kernel (`fused_activations`; False: as transformers builds it)."""
     from transformers import AutoTokenizer
 
     source = resolve(model_id)
@@ -145,7 +146,7 @@ def load_pretrained(auto_cls, model_id: str, device: torch.device, dtype: torch.
         model = model.to(device)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return fused_activations(model).eval(), tokenizer
+    return (fused_activations(model) if fuse else model).eval(), tokenizer
 
 
 def fused_activations(model: torch.nn.Module) -> torch.nn.Module:

@@ -127,16 +127,15 @@ def raw_scale(decoder: str, reward: str = "sentiment") -> tuple[dict, dict, str]
 
 
 def official_models(paths: dict[str, str]) -> dict[str, Any]:
-    """The official ports' own copies of the models, loaded as the official scripts load them: plain
-    `from_pretrained` in float32 (the same weights as ours; without the app's fused activation)."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+    """The official ports' own copies of the models, loaded as the official scripts load them: float32,
+    as transformers builds them (the same weights as ours; without the app's fused activation)."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from backends.loading import resolve
+    from backends.loading import load_pretrained
 
-    def load(cls, name: str):
-        return cls.from_pretrained(resolve(paths[name]), dtype=torch.float32).eval()
-
-    lm_tok, rm_tok = (AutoTokenizer.from_pretrained(resolve(paths[n])) for n in ("tiny-sft", "tiny-sentiment-rm"))
-    return {"lm": load(AutoModelForCausalLM, "tiny-sft"), "lm_tok": lm_tok,
-            "baseline": load(AutoModelForCausalLM, "tiny-dpo-sentiment"),
-            "rm": load(AutoModelForSequenceClassification, "tiny-sentiment-rm"), "rm_tok": rm_tok}
+    cpu = torch.device("cpu")
+    lm, lm_tok = load_pretrained(AutoModelForCausalLM, paths["tiny-sft"], cpu, torch.float32, fuse=False)
+    bl, _ = load_pretrained(AutoModelForCausalLM, paths["tiny-dpo-sentiment"], cpu, torch.float32, fuse=False)
+    rm, rm_tok = load_pretrained(AutoModelForSequenceClassification, paths["tiny-sentiment-rm"], cpu, torch.float32,
+                                 fuse=False)
+    return {"lm": lm, "lm_tok": lm_tok, "baseline": bl, "rm": rm, "rm_tok": rm_tok}

@@ -79,3 +79,18 @@ def test_a_gpt2_trunk_the_lean_path_does_not_match_says_so_and_keeps_transformer
         assert lean_for(model, model.transformer, off_by_one) is None
     assert "differs from transformers'" in caplog.text and "runs transformers' forward" in caplog.text
     assert lm._lean() is None  # remembered on the model
+
+
+def test_the_loader_fuses_gpt2s_activation_unless_asked_not_to_and_outputs_agree(tiny_models):
+    from transformers import AutoModelForCausalLM
+    from transformers.activations import GELUTanh, NewGELUActivation
+
+    from backends.loading import load_pretrained
+
+    cpu = torch.device("cpu")
+    fused, _ = load_pretrained(AutoModelForCausalLM, tiny_models["policy"], cpu, torch.float32)
+    plain, _ = load_pretrained(AutoModelForCausalLM, tiny_models["policy"], cpu, torch.float32, fuse=False)
+    assert type(fused.transformer.h[0].mlp.act) is GELUTanh
+    assert type(plain.transformer.h[0].mlp.act) is NewGELUActivation
+    ids = torch.tensor([[5, 6, 7, 8]])
+    torch.testing.assert_close(fused(ids).logits, plain(ids).logits, atol=1e-5, rtol=0)
