@@ -17,6 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playground.loading import FAILED_MARK, LOADED_MARK
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -77,32 +79,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(workdir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
-    """app.py on the embedded zoo, offline, on a free port, with a throwaway SQLite database."""
+def launch(workdir: Path, log_path: Path, argv: list[str] | None = None, wait_models: bool = True,
+           timeout_s: float = 300) -> tuple[subprocess.Popen, str, dict[str, float | None]]:
+    """`argv` (default: app.py) on the embedded zoo, offline, on a free port, with a throwaway SQLite
+    database; returns once "/" answers and, with `wait_models`, once the log says the preset's models
+    loaded (or could not). Also the seconds from the spawn to each: {"page": s, "models": s or None}."""
     port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_SERVER_PORT=str(port), PLAYGROUND_PRESET="embedded",
                DATABASE_URL=f"sqlite:///{workdir / 'bench.db'}", GRADIO_ANALYTICS_ENABLED="False")
-    log = log_path.open("w")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"app.py exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
+    url, found = f"http://127.0.0.1:{port}/", {"page": None, "models": None}
+    with log_path.open("w") as log:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(argv or [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    while time.monotonic() - t0 < timeout_s and proc.poll() is None:
+        if found["page"] is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    found["page"] = time.monotonic() - t0
+            except OSError:
                 pass
-        except OSError:
-            time.sleep(0.5)
-            continue
-        # The page is served before the preset's models load: measure a warm app, once they have.
-        text = log_path.read_text(errors="replace")
-        if "models of preset" in text or "could not load every model" in text:
-            return proc, url
-        time.sleep(0.2)
+        if found["page"] is not None:
+            text = log_path.read_text(errors="replace")
+            if not wait_models or LOADED_MARK in text or FAILED_MARK in text:
+                found["models"] = time.monotonic() - t0 if LOADED_MARK in text else None
+                return proc, url, found
+        time.sleep(0.05)
     proc.terminate()
-    raise SystemExit(f"app.py did not answer on {url} within 300 s; see {log_path}")
+    what = "exited" if proc.poll() is not None else ("loaded no models" if found["page"] else "did not answer")
+    raise SystemExit(f"{' '.join(proc.args)} {what} within {timeout_s} s on {url}; see {log_path}")
+
+
+def start_app(workdir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """app.py on the embedded zoo, once it serves its page and has loaded its models (a warm app)."""
+    proc, url, _ = launch(workdir, log_path)
+    return proc, url
 
 
 def start_busy(seconds: float) -> subprocess.Popen:

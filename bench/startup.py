@@ -18,60 +18,28 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _browser_app import ROOT, free_port
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._browser_app import ROOT, launch
 
 BARE = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Textbox()\ndemo.launch()\n"
-READY = re.compile(r"models of preset '[^']+' loaded")
 PACKAGES = ("gradio", "torch", "transformers", "plotly", "sqlalchemy", "numpy", "backends", "playground", "storage")
 
 
-def start_once(argv: list[str], env: dict[str, str], timeout_s: float = 120) -> dict[str, float | None]:
-    """Spawn `argv`, poll "/" until 200 and watch its log for READY; seconds since the spawn."""
-    port = free_port()
-    env = dict(env, GRADIO_SERVER_PORT=str(port))
-    t0 = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    found: dict[str, float | None] = {"page": None, "models": None}
-
-    def read_log() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            if found["models"] is None and READY.search(line):
-                found["models"] = time.monotonic() - t0
-
-    reader = threading.Thread(target=read_log, daemon=True)
-    reader.start()
-    url = f"http://127.0.0.1:{port}/"
+def start_once(argv: list[str], workdir: Path, wait_models: bool) -> dict[str, float | None]:
+    """Seconds from spawning `argv` to its page (and, with `wait_models`, to its models loaded); then stop it."""
+    proc, _, found = launch(workdir, workdir / "start.log", argv, wait_models=wait_models, timeout_s=120)
+    proc.terminate()
     try:
-        while time.monotonic() - t0 < timeout_s and proc.poll() is None:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        found["page"] = time.monotonic() - t0
-                        break
-            except OSError:
-                time.sleep(0.05)
-        if found["page"] is None:
-            raise SystemExit(f"{' '.join(argv)} did not serve {url} within {timeout_s} s (exit {proc.poll()})")
-        needs_models = argv[-1].endswith("app.py")
-        while needs_models and found["models"] is None and time.monotonic() - t0 < timeout_s and proc.poll() is None:
-            time.sleep(0.05)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
     return found
 
 
@@ -97,14 +65,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare.py"
         bare.write_text(BARE)
-        env = dict(os.environ, HF_HUB_OFFLINE="1", PLAYGROUND_PRESET="embedded", GRADIO_ANALYTICS_ENABLED="False",
-                   DATABASE_URL=f"sqlite:///{Path(tmp) / 'startup.db'}")
         pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
-        runs = {"app": [*pin, sys.executable, str(ROOT / "app.py")], "bare": [*pin, sys.executable, str(bare)]}
+        runs = {"app": ([*pin, sys.executable, str(ROOT / "app.py")], True),
+                "bare": ([*pin, sys.executable, str(bare)], False)}
         results: dict[str, list[dict]] = {name: [] for name in runs}
         for i in range(args.runs + 1):
-            for name, argv in runs.items():
-                got = start_once(argv, env)
+            for name, (argv, wait_models) in runs.items():
+                got = start_once(argv, Path(tmp), wait_models)
                 if i:  # the first start of each warms the file cache
                     results[name].append(got)
                 print(f"{'warm-up' if not i else f'run {i}'} {name}: " + ", ".join(
