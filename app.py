@@ -20,10 +20,11 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from backends.devices import set_cpu_threads
+import gradio as gr
+
 from backends.engine import Engine
 from backends.presets import PRESETS
-from backends.rewards.embedding import DEFAULT_EMBEDDER, packaged_minilm
+from backends.rewards.configs import DEFAULT_EMBEDDER, packaged_minilm
 from playground.loading import load_presets, warm_at_startup
 from playground.settings import Settings, public_models
 from playground.ui import build_ui, launch_kwargs, open_store
@@ -31,21 +32,29 @@ from playground.ui import build_ui, launch_kwargs, open_store
 log = logging.getLogger("app")
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings.from_env()
+def build_app(settings: Settings) -> tuple[Engine, gr.Blocks]:
+    """The Engine (no model loaded yet) and the page, built without importing torch."""
     presets = load_presets(settings.preset_files)
     shipped_embedder = [DEFAULT_EMBEDDER] if packaged_minilm() else []  # a PyPI package, not a download
     allowed = public_models(settings, presets, PRESETS, shipped_embedder)
     engine = Engine(device=settings.device, presets=presets, allowed_models=allowed)
     if allowed is not None:
         log.info("public mode: models limited to %s", ", ".join(sorted(allowed)))
-    set_cpu_threads(settings.torch_threads, engine.device)
     store, store_note = open_store(settings.database_url, settings)
-    demo = build_ui(engine, settings, store=store, store_note=store_note)
-    # Serve the page first, then load the preset's models: a run started meanwhile waits for them
-    # and says so ("loading models..."), and every later one finds them loaded.
+    return engine, build_ui(engine, settings, store=store, store_note=store_note)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    engine, demo = build_app(settings)
+    # Serve the page first, then import torch and load the preset's models: nothing above imports
+    # torch (tests/playground/test_app_setup.py). A run started meanwhile waits for the models and
+    # says so ("loading models..."); every later one finds them loaded.
     demo.launch(prevent_thread_lock=True, **launch_kwargs(settings, demo))
+    from backends.devices import set_cpu_threads
+
+    set_cpu_threads(settings.torch_threads, engine.device)
     warm_at_startup(engine, settings.preset)
     demo.block_thread()
 

@@ -12,25 +12,30 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterator
-from typing import Any
-
-import torch
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from backends.allowlist import ModelNotAllowed, check_model_id
 from backends.config import ConfigError, build_config, unusable_text
-from backends.decoders import DECODERS, DecodeContext, Decoder, GenerationRequest
-from backends.devices import pick_device, pick_dtype
+from backends.decoders import DECODERS, GenerationRequest
 from backends.events import Event, Finished, Note, TokenStep
-from backends.feature_trace import FeatureTracer
-from backends.lm import LanguageModel
 from backends.loading import ModelNotFound, load_pretrained
 from backends.presets import PRESETS, Preset, format_prompt
 from backends.registry import UnknownName
-from backends.rewards import REWARDS, Reward, RewardModelRef, WeightedReward, check_weight
-from backends.rewards.arm import ArmStack
-from backends.rewards.classifier import SequenceClassifier
-from backends.rewards.embedding import DEFAULT_EMBEDDER, SentenceEmbedder, packaged_minilm
-from backends.sae import SparseAutoencoder, load_sae
+from backends.rewards import REWARDS, RewardModelRef
+from backends.rewards.configs import DEFAULT_EMBEDDER, packaged_minilm
+
+if TYPE_CHECKING:
+    import torch
+
+    from backends.decoders.base import DecodeContext, Decoder
+    from backends.feature_trace import FeatureTracer
+    from backends.lm import LanguageModel
+    from backends.rewards.arm import ArmStack
+    from backends.rewards.base import Reward, WeightedReward
+    from backends.rewards.classifier import SequenceClassifier
+    from backends.rewards.embedding import SentenceEmbedder
+    from backends.sae import SparseAutoencoder
 
 log = logging.getLogger(__name__)
 MAX_PROMPT_CHARS = 8000
@@ -53,12 +58,26 @@ class Engine:
                  presets: dict[str, Preset] | None = None, allowed_models: Collection[str] | None = None):
         self.presets = dict(PRESETS if presets is None else presets)
         self.allowed_models = None if allowed_models is None else frozenset(allowed_models)
-        self.device = pick_device(device)
-        self.dtype = pick_dtype(self.device)
+        self.device_preference = device
         self.device_map = device_map
         self._models: dict[tuple[str, str], Any] = {}
         self._load_lock = threading.Lock()
         self._device_lock = threading.Lock()
+
+    # torch and the model code are imported when the device is first asked for (the first model
+    # load), not with this module: the app builds and serves its page before that.
+    @cached_property
+    def device(self) -> torch.device:
+        """`device_preference` resolved (`auto`: CUDA, then MPS, then the CPU); a missing CUDA raises."""
+        from backends.devices import pick_device
+
+        return pick_device(self.device_preference)
+
+    @cached_property
+    def dtype(self) -> torch.dtype:
+        from backends.devices import pick_dtype
+
+        return pick_dtype(self.device)
 
     def preset(self, name: str) -> Preset:
         if name not in self.presets:
@@ -75,11 +94,13 @@ class Engine:
                 self._models[key] = make()
             return self._models[key]
 
-    # transformers' model classes are imported when a model loads, not with this module: importing
-    # its modeling code takes seconds on a small CPU, and the app serves its page before that.
+    # transformers' model classes (and this project's model wrappers) are imported when a model
+    # loads: importing their modeling code takes seconds on a small CPU.
     def language_model(self, model_id: str) -> LanguageModel:
         def make() -> LanguageModel:
             from transformers import AutoModelForCausalLM
+
+            from backends.lm import LanguageModel
 
             model, tok = load_pretrained(AutoModelForCausalLM, model_id, self.device, self.dtype, self.device_map)
             return LanguageModel(model, tok, model_id)
@@ -98,12 +119,15 @@ class Engine:
             return load_pretrained(AutoModelForSequenceClassification, model_id, self.device, self.dtype,
                                    self.device_map)
 
+        from backends.rewards.classifier import SequenceClassifier
+
         model, tok = self._load("clf", model_id, make)
         return SequenceClassifier(model, tok, model_id, label, output)
 
     def arm(self, model_id: str) -> ArmStack:
         def make() -> ArmStack:
             from backends.arm_model import ArmRewardModel
+            from backends.rewards.arm import ArmStack
 
             model, tok = load_pretrained(ArmRewardModel, model_id, self.device, self.dtype, self.device_map)
             return ArmStack(model, tok, model_id)
@@ -112,6 +136,8 @@ class Engine:
 
     def sae(self, sae_id: str) -> SparseAutoencoder:
         """A sparse autoencoder (zoo:NAME, SAELens folder or hub id), in float32 on the device."""
+        from backends.sae import load_sae
+
         return self._load("sae", sae_id, lambda: load_sae(sae_id, self.device))
 
     def embedder(self, model_id: str) -> SentenceEmbedder:
@@ -119,6 +145,8 @@ class Engine:
         installed (the upstream weights, checked by sha256: nothing is downloaded), else from the hub."""
         def make() -> SentenceEmbedder:
             from transformers import AutoModel
+
+            from backends.rewards.embedding import SentenceEmbedder
 
             packaged = packaged_minilm() if model_id == DEFAULT_EMBEDDER else None
             model, tok = load_pretrained(AutoModel, packaged or model_id, self.device, self.dtype)
@@ -160,6 +188,10 @@ class Engine:
             raise ConfigError("rewards", dict(request.rewards),
                               f"decoder {request.decoder!r} needs at least one reward with a weight; "
                               f"choose from {', '.join(REWARDS.names())}")
+        import torch
+
+        from backends.decoders.base import DecodeContext
+
         rng = torch.Generator().manual_seed(request.seed)
         ctx = DecodeContext(request=request, lm=lm, base=base, reward=reward, prompt_text=prompt_text,
                             prompt_ids=prompt_ids, max_new_tokens=request.max_new_tokens, rng=rng,
@@ -173,6 +205,8 @@ class Engine:
                               "settings given for a reward without a weight; add it with --reward NAME=WEIGHT")
         if not request.rewards:
             return None
+        from backends.rewards.base import WeightedReward, check_weight
+
         parts = {name: (self.reward_for(name, preset, lm, request), check_weight(name, w))
                  for name, w in request.rewards.items()}
         return WeightedReward(parts)
@@ -218,6 +252,8 @@ class Engine:
         one that cannot be set up is reported and skipped (the generation still runs)."""
         if not request.features or not ctx.preset.sae:
             return None, None
+        from backends.feature_trace import FeatureTracer
+
         try:
             return FeatureTracer(ctx.lm, ctx.base, self.sae(ctx.preset.sae), ctx.prompt_ids), None
         except Exception as e:  # any failure: the generation runs without its feature trace

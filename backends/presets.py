@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from backends.rewards.base import RewardModelRef
+from backends.rewards.configs import RewardModelRef
 
 CHAT = "chat"  # prompt_template value: use the tokenizer's own chat template
 

@@ -1,6 +1,9 @@
 """Name -> class registries, filled by a decorator where each class is defined, or by plugins.
 
-One registry per role (decoders, rewards). Asking for an unknown name raises `UnknownName`,
+One registry per role (decoders, rewards). This project *declares* its own names with a card (the
+settings class and the words the UI shows, all torch-free) and the module that implements each
+(`declare`), so the UI is built from `card(name)` before torch is imported; `get(name)` imports
+that module when the class is first needed. Asking for an unknown name raises `UnknownName`,
 whose message lists the known names and the closest match. Registration checks that the class
 is a subclass of the role's base and remembers where each name came from (this project, or the
 installed distribution that provides it); a name registered twice is an error naming both
@@ -15,6 +18,7 @@ project (docs/PLUGINS.md):
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import importlib.metadata as metadata
@@ -23,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+C = TypeVar("C")
 PROJECT = "decoder-playground"  # the origin of everything this repository registers itself
 
 
@@ -46,21 +51,44 @@ class PluginError(RuntimeError):
 class Registry(Generic[T]):
     """A named collection of classes; `register` is used as a class decorator.
 
-    `base`: every registered class must subclass it (set it with `expect` when the base class is
-    defined after the registry). `group`: the entry-point group plugins register through.
+    `base`: every registered class must subclass it; a "package.module:Class" string is imported when
+    the first class is registered (so the registry itself can live in a torch-free module).
+    `group`: the entry-point group plugins register through.
     """
 
-    def __init__(self, kind: str, base: type | None = None, group: str | None = None):
+    def __init__(self, kind: str, base: type | str | None = None, group: str | None = None):
         self.kind = kind
         self.base = base
         self.group = group
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
+        self._declared: dict[str, tuple[str, object]] = {}  # name -> ("module:Class", card)
         self._loaded = False
 
-    def expect(self, base: type) -> None:
-        """Require every class registered from now on to subclass `base`."""
-        self.base = base
+    def base_class(self) -> type | None:
+        if self.base is None or isinstance(self.base, type):
+            return self.base
+        module, _, qualname = self.base.partition(":")
+        return getattr(importlib.import_module(module), qualname)
+
+    def declare(self, name: str, target: str, card: C) -> C:
+        """Announce `name`, implemented by `target` ("package.module:Class"), described by `card`.
+
+        The card is a dataclass whose fields the class receives as attributes when its module
+        registers it (so `get(name).Config` is `card(name).Config`); until then nothing of the
+        module is imported. Returns the card.
+        """
+        if name in self._declared or name in self._items:
+            raise PluginError(f"{self.kind} {name!r} is declared twice")
+        self._declared[name] = (target, card)
+        return card
+
+    def card(self, name: str) -> object:
+        """What the UI and the checks read of `name` without importing its implementation: the
+        declared card, or, for a plugin (which declares nothing), its class (same attributes)."""
+        if name in self._declared:
+            return self._declared[name][1]
+        return self.get(name)
 
     def register(self, name: str, origin: str = PROJECT) -> Callable[[T], T]:
         def decorate(obj: T) -> T:
@@ -71,12 +99,20 @@ class Registry(Generic[T]):
 
     def add(self, name: str, obj: T, origin: str = PROJECT) -> None:
         """Register `obj` under `name`; refuses a non-subclass of the base and a second owner of a name."""
-        if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
+        base = self.base_class()
+        if base is not None and not (isinstance(obj, type) and issubclass(obj, base)):
             raise PluginError(f"{self.kind} {name!r} from {origin} is {obj!r}, not a subclass of "
-                              f"{self.base.__module__}.{self.base.__qualname__}")
+                              f"{base.__module__}.{base.__qualname__}")
         if name in self._items:
             raise PluginError(f"{self.kind} {name!r} is registered twice: by {self._origins[name]} "
                               f"({_where(self._items[name])}) and by {origin} ({_where(obj)})")
+        if name in self._declared:
+            target, card = self._declared[name]
+            if target != f"{obj.__module__}:{obj.__qualname__}":
+                raise PluginError(f"{self.kind} {name!r} is registered twice: by {PROJECT} "
+                                  f"({target.replace(':', '.')}) and by {origin} ({_where(obj)})")
+            for f in dataclasses.fields(card):  # type: ignore[arg-type]
+                setattr(obj, f.name, getattr(card, f.name))
         self._items[name] = obj
         self._origins[name] = origin
         obj.name = name  # type: ignore[attr-defined]  # the class knows its registry name (configs, events)
@@ -108,11 +144,20 @@ class Registry(Generic[T]):
 
     def origin(self, name: str) -> str:
         """Where a registered name came from: this project or the distribution of a plugin."""
+        if name in self._declared:
+            return PROJECT
         self.get(name)
         return self._origins[name]
 
     def get(self, name: str) -> T:
-        self.load_plugins()
+        """The class of `name`; a declared one's module is imported on the first call."""
+        if name in self._declared and name not in self._items:
+            module = self._declared[name][0].partition(":")[0]
+            importlib.import_module(module)  # its `register` decorator adds the class
+            if name not in self._items:
+                raise PluginError(f"{self.kind} {name!r} is declared in {module}, which did not register it")
+        if name not in self._items:
+            self.load_plugins()
         try:
             return self._items[name]
         except KeyError:
@@ -120,9 +165,11 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         self.load_plugins()
-        return sorted(self._items)
+        return sorted({*self._items, *self._declared})
 
     def __contains__(self, name: object) -> bool:
+        if name in self._declared:
+            return True
         self.load_plugins()
         return name in self._items
 
@@ -135,10 +182,8 @@ def _where(obj: object) -> str:
 
 
 def import_modules(package: str, path: Sequence[str]) -> list[str]:
-    """Import every module of a package, so their `register` decorators run: no list to keep in sync.
-
-    Called as `import_modules(__name__, __path__)` in a role package's `__init__`.
-    """
+    """Import every module of a package, so their `register` decorators run (the test that each
+    registers only declared names: tests/backends/test_registry.py)."""
     names = sorted(info.name for info in pkgutil.iter_modules(path))
     for name in names:
         importlib.import_module(f"{package}.{name}")

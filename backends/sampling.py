@@ -6,26 +6,14 @@ tokens outside the support. Nothing here knows about models, caches or decoders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
-from backends.config import Config, param
+if TYPE_CHECKING:
+    from backends.decoders.configs import SamplingParams
 
 NEG_INF = float("-inf")
-
-
-@dataclass(frozen=True)
-class SamplingParams(Config):
-    """How a token is drawn from the base policy (shared by sampling, best-of-N and others)."""
-
-    temperature: float = param(0.8, low=0.0, high=5.0, step=0.05,
-                               help="Softmax temperature; 0 is greedy decoding")
-    top_k: int = param(0, low=0, high=100_000, help="Keep the k most likely tokens (0 keeps all)")
-    top_p: float = param(1.0, low=0.01, high=1.0, step=0.01, help="Nucleus: smallest set with this mass")
-    repetition_penalty: float = param(1.0, low=1.0, high=3.0, step=0.05,
-                                      help="Divide the logits of tokens already present (CTRL)")
-    no_repeat_ngram: int = param(0, low=0, high=10, help="Forbid repeating any n-gram of this size (0 off)")
 
 
 def repetition_penalty(logits: torch.Tensor, history: torch.Tensor, penalty: float) -> torch.Tensor:

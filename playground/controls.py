@@ -44,22 +44,23 @@ def component_for(spec: FieldSpec, label_prefix: str = "", value: Any = None,
     return gr.Textbox(value=value, lines=1, **common)
 
 
-def initial_values(cls: type, preset_start: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The values a class's controls start from: its config's defaults, then its `example_config`
-    (the settings a first run needs, such as PRS's preference), then the preset's starting settings
-    for it (`Preset.decoder_defaults`)."""
-    values = {s.name: s.default for s in fields(cls.Config)}
-    values.update(getattr(cls, "example_config", {}) or {})
+def initial_values(card: Any, preset_start: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The values a decoder's or reward's controls start from (`card`: `DECODERS.card(name)` or
+    `REWARDS.card(name)`): its config's defaults, then its `example_config` (the settings a first run
+    needs, such as PRS's preference), then the preset's starting settings for it
+    (`Preset.decoder_defaults`)."""
+    values = {s.name: s.default for s in fields(card.Config)}
+    values.update(getattr(card, "example_config", {}) or {})
     values.update(preset_start or {})
     return values
 
 
-def controls_for(cls: type, label_prefix: str = "", id_prefix: str | None = None,
+def controls_for(card: Any, label_prefix: str = "", id_prefix: str | None = None,
                  preset_start: Mapping[str, Any] | None = None) -> list[gr.components.Component]:
-    """One widget per field of `cls.Config`, prefilled with `initial_values(cls, preset_start)`."""
-    start = initial_values(cls, preset_start)
+    """One widget per field of `card.Config`, prefilled with `initial_values(card, preset_start)`."""
+    start = initial_values(card, preset_start)
     return [component_for(s, label_prefix, start[s.name], None if id_prefix is None else f"{id_prefix}-{s.name}")
-            for s in fields(cls.Config)]
+            for s in fields(card.Config)]
 
 
 def values_to_config(specs: Sequence[FieldSpec], values: Sequence[Any], pinned: Collection[str] = ()

@@ -72,7 +72,7 @@ def _named(label: str) -> tuple[str, str] | None:
         return None
     decoder, values, rest = parsed
     try:
-        cls = DECODERS.get(decoder).Config
+        cls = DECODERS.card(decoder).Config
         known = {s.name for s in fields(cls)}
         config = build_config(cls, {k: v for k, v in values.items() if k in known})
     except (UnknownName, ConfigError, TypeError):

@@ -78,7 +78,7 @@ def weight_update(name: str, preset: Preset, unavailable: Mapping[str, str], vis
         return dict(value=0.0, interactive=False, label=f"{name} weight (unavailable here)",
                     info=f"off: {unavailable[name]}", visible=visible)
     return dict(value=preset.default_rewards.get(name, 0.0), interactive=True, label=f"{name} weight (0 = off)",
-                info=REWARDS.get(name).help, visible=visible)
+                info=REWARDS.card(name).help, visible=visible)
 
 
 def weight_slider(name: str, preset: Preset, elem_id: str, unavailable: Mapping[str, str],
@@ -96,15 +96,15 @@ def reward_block(names: list[str], preset: Preset, unavailable: Mapping[str, str
             weights[name] = weight_slider(name, preset, f"weight-{name}", unavailable)
             if has_settings(name):
                 with gr.Column(scale=3), gr.Row():
-                    settings[name] = controls_for(REWARDS.get(name), f"{name}.", id_prefix=f"reward-{name}")
+                    settings[name] = controls_for(REWARDS.card(name), f"{name}.", id_prefix=f"reward-{name}")
     return RewardWidgets(weights, boxes, settings)
 
 
 def about_decoder(name: str) -> str:
-    cls = DECODERS.get(name)
-    needs = " Needs a reward with a weight." if cls.needs_reward else ""
-    paper = f" *{cls.paper}*" if getattr(cls, "paper", "") else ""
-    return f"{cls.summary}{needs}{paper}"
+    card = DECODERS.card(name)
+    needs = " Needs a reward with a weight." if card.needs_reward else ""
+    paper = f" *{card.paper}*" if getattr(card, "paper", "") else ""
+    return f"{card.summary}{needs}{paper}"
 
 
 def panel_block(index: int, names: list[str], preset: Preset, visible: bool, unavailable: Mapping[str, str]
@@ -120,7 +120,7 @@ def panel_block(index: int, names: list[str], preset: Preset, visible: bool, una
         with gr.Accordion("decoder settings", open=False):
             for name in decoders:
                 with gr.Group(visible=name == first) as groups[name]:
-                    controls[name] = controls_for(DECODERS.get(name), id_prefix=f"p{index}-{name}",
+                    controls[name] = controls_for(DECODERS.card(name), id_prefix=f"p{index}-{name}",
                                                   preset_start=preset.decoder_defaults.get(name))
         with gr.Row():
             seed_offset = gr.Number(value=0, precision=0, minimum=0, label="seed offset",
@@ -138,7 +138,7 @@ def panel_block(index: int, names: list[str], preset: Preset, visible: bool, una
 def reward_settings(rewards: RewardWidgets, data: Mapping[Component, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for name, widgets in rewards.settings.items():
-        specs = fields(REWARDS.get(name).Config)
+        specs = fields(REWARDS.card(name).Config)
         out[name] = values_to_config(specs, [data[w] for w in widgets])
     return out
 
@@ -165,7 +165,7 @@ def panel_choice(panel: PanelWidgets, data: Mapping[Component, Any], offered: li
                  pinned: Mapping[str, Collection[str]] | None = None) -> PanelChoice:
     """`pinned`: decoder -> settings some preset starts elsewhere; sent even at the class default."""
     name = data[panel.decoder]
-    config = values_to_config(fields(DECODERS.get(name).Config), [data[c] for c in panel.controls[name]],
+    config = values_to_config(fields(DECODERS.card(name).Config), [data[c] for c in panel.controls[name]],
                               (pinned or {}).get(name, ()))
     weights = {n: data[s] for n, s in panel.weights.items() if n in offered} if data[panel.override] else None
     return PanelChoice(decoder=name, config=config, seed_offset=int(data[panel.seed_offset] or 0), weights=weights)

@@ -57,7 +57,7 @@ class Contender:
 
     def label(self, preset: str) -> str:
         """The label storage gives this configuration's generations (the leaderboard's row name)."""
-        full = build_config(DECODERS.get(self.decoder).Config, dict(self.config)).to_dict()
+        full = build_config(DECODERS.card(self.decoder).Config, dict(self.config)).to_dict()
         return stored_label(self.decoder, full, dict(self.rewards or {}), preset)
 
 
@@ -96,7 +96,7 @@ def _contender(entry: Any, where: Path, i: int) -> Contender:
                                 or not all(isinstance(w, int | float) for w in rewards.values())):
         raise PoolError(f"{what}: rewards must map reward names to numbers, not {rewards!r}")
     try:
-        build_config(DECODERS.get(entry["decoder"]).Config, dict(entry.get("config") or {}),
+        build_config(DECODERS.card(entry["decoder"]).Config, dict(entry.get("config") or {}),
                      prefix=f"{entry['decoder']}.")
     except (UnknownName, ConfigError) as e:
         raise PoolError(f"{what}: {e}") from None
@@ -109,7 +109,7 @@ def usable(pool: Pool, preset: Preset) -> list[Contender]:
     out: list[Contender] = []
     for entry in pool.contenders:
         c = entry.resolved(preset)
-        if not set(c.rewards) <= offered or (DECODERS.get(c.decoder).needs_reward and not c.rewards):
+        if not set(c.rewards) <= offered or (DECODERS.card(c.decoder).needs_reward and not c.rewards):
             continue
         if all(getattr(preset, need, None) for need in c.needs) and c not in out:
             out.append(c)

@@ -33,9 +33,9 @@ def _shown(value: Any) -> Any:
     return ", ".join(map(str, value)) if isinstance(value, tuple | list) else value
 
 
-def _config_values(cls: type, start: dict[str, Any], given: dict[str, Any]) -> list[Any]:
+def _config_values(card: Any, start: dict[str, Any], given: dict[str, Any]) -> list[Any]:
     values = {**start, **given}
-    return [_shown(values[s.name]) for s in fields(cls.Config)]
+    return [_shown(values[s.name]) for s in fields(card.Config)]
 
 
 def scenario_outputs(tab: CompareTab) -> list:
@@ -55,9 +55,9 @@ def scenario_values(tab: CompareTab, scenario: Scenario, preset_start: Mapping[s
     preset_start = preset_start or {}
     out: list = [scenario.prompt, len(scenario.panels), *(scenario.weights.get(n, 0.0) for n in tab.rewards.weights)]
     for name in tab.rewards.settings:
-        cls = REWARDS.get(name)
-        defaults = {s.name: s.default for s in fields(cls.Config)}
-        out += _config_values(cls, defaults, scenario.reward_config.get(name, {}))
+        card = REWARDS.card(name)
+        defaults = {s.name: s.default for s in fields(card.Config)}
+        out += _config_values(card, defaults, scenario.reward_config.get(name, {}))
     for i, p in enumerate(tab.panels):
         spec = scenario.panels[i] if i < len(scenario.panels) else None
         if spec is None:
@@ -66,8 +66,8 @@ def scenario_values(tab: CompareTab, scenario: Scenario, preset_start: Mapping[s
         out += [spec.decoder, 0, spec.weights is not None]
         out += [spec.weights.get(n, 0.0) if spec.weights is not None else KEEP for n in p.weights]
         for name, controls in p.controls.items():
-            start = initial_values(DECODERS.get(name), preset_start.get(name))
-            out += (_config_values(DECODERS.get(name), start, spec.config) if name == spec.decoder
+            start = initial_values(DECODERS.card(name), preset_start.get(name))
+            out += (_config_values(DECODERS.card(name), start, spec.config) if name == spec.decoder
                     else [KEEP] * len(controls))
     return out
 

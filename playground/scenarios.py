@@ -88,12 +88,12 @@ def check_scenario(scenario: Scenario, presets: dict[str, Preset] = PRESETS) -> 
     for reward, values in scenario.reward_config.items():
         if reward not in offered:
             raise ConfigError(f"{where}.reward_config.{reward}", values, "the preset offers no such reward")
-        build_config(REWARDS.get(reward).Config, values, prefix=f"{where}.reward_config.{reward}.")
+        build_config(REWARDS.card(reward).Config, values, prefix=f"{where}.reward_config.{reward}.")
     for i, panel in enumerate(scenario.panels):
         if panel.decoder not in DECODERS.names():
             raise ConfigError(f"{where}.panels[{i}].decoder", panel.decoder,
                               f"unknown decoder; known: {', '.join(DECODERS.names())}")
-        build_config(DECODERS.get(panel.decoder).Config, panel.config, prefix=f"{where}.panels[{i}].config.")
+        build_config(DECODERS.card(panel.decoder).Config, panel.config, prefix=f"{where}.panels[{i}].config.")
         if panel.weights is not None:
             _check_weights(f"{where}.panels[{i}].weights", panel.weights, offered)
 

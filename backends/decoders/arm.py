@@ -8,26 +8,16 @@ whose tokenizer differs from the policy's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from backends.config import ConfigError, param
-from backends.decoders.base import DECODERS, DecodeContext
-from backends.decoders.rad import Rad, RadConfig
+from backends.config import ConfigError
+from backends.decoders.base import DecodeContext
+from backends.decoders.configs import DECODERS
+from backends.decoders.rad import Rad
 from backends.rewards.arm import ArmPrefixScorer
 from backends.rewards.base import WeightedPrefixScorer
 
 
-@dataclass(frozen=True)
-class ArmConfig(RadConfig):
-    beta: float = param(10.0, low=0.0, high=1000.0, step=0.5,
-                        help="beta on the ARM head's reward, a sigmoid in 0..1 (paper: 10)")
-
-
 @DECODERS.register("arm")
 class Arm(Rad):
-    Config = ArmConfig
-    summary = "ARM: RAD with a low-rank reward head, one reward-model call per token."
-    paper = "Troshin, Niculae & Fokkens, arXiv 2407.04615"
 
     def make_scorer(self, ctx: DecodeContext) -> WeightedPrefixScorer:
         heads = dict(ctx.preset.arm_models) if ctx.preset is not None else {}

@@ -16,17 +16,17 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import torch
 
 from backends.config import Config, ConfigError
+from backends.decoders.request import GenerationRequest
 from backends.devices import Meter
 from backends.events import Candidate, Cost, Event, Finished, Note, Rollout, TokenStep
 from backends.lm import LanguageModel, LMState
-from backends.registry import Registry
 from backends.rewards import Reward, WeightedReward
 from backends.rewards.base import RolloutScores
 from backends.sampling import draw, step_stats
@@ -34,25 +34,7 @@ from backends.sampling import draw, step_stats
 if TYPE_CHECKING:
     from backends.rewards.arm import ArmStack
 
-DECODERS: Registry[type[Decoder]] = Registry("decoder", group="decoder_playground.decoders")  # base: Decoder
 TABLE_ROWS = 10  # candidates kept per step for the inspector
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """Everything that determines one generation (stored with it, so it can be replayed)."""
-
-    prompt: str
-    decoder: str = "sampling"
-    config: Mapping[str, Any] = field(default_factory=dict)
-    rewards: Mapping[str, float] = field(default_factory=dict)
-    reward_config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    preset: str = "embedded"
-    seed: int = 0
-    max_new_tokens: int = 64
-    raw_prompt: bool = False  # True: do not wrap the prompt in the preset's chat template
-    keywords: tuple[str, ...] = ()  # from a prompt set; the `keywords` reward's default
-    features: bool = False  # also stream FeatureSteps (the preset needs a sparse autoencoder)
 
 
 class Models(Protocol):
@@ -141,7 +123,11 @@ class DecodeContext:
 
 
 class Decoder:
-    """Base of all decoders: a validated config and a `stream` of events."""
+    """Base of all decoders: a validated config and a `stream` of events.
+
+    The class attributes below come from the decoder's card (backends.decoders.configs) when it
+    registers; a plugin sets them itself.
+    """
 
     name: ClassVar[str]
     Config: ClassVar[type[Config]]
@@ -159,8 +145,6 @@ class Decoder:
     def describe(self) -> dict[str, Any]:
         return {"decoder": self.name, **self.config.to_dict()}
 
-
-DECODERS.expect(Decoder)  # a registered decoder (ours or a plugin's) must subclass it
 
 
 @dataclass

@@ -8,27 +8,16 @@ Not a token-level decoder: the reward never influences a single token.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-from backends.config import param
-from backends.decoders.base import DECODERS, DecodeContext, Decoder
+from backends.decoders.base import DecodeContext, Decoder
+from backends.decoders.configs import DECODERS
 from backends.decoders.rollouts import sample_batch
 from backends.decoders.sequence import Replay, score_texts, stop_reason
 from backends.events import Event, Rollout
-from backends.sampling import SamplingParams
-
-
-@dataclass(frozen=True)
-class BestOfNConfig(SamplingParams):
-    n: int = param(4, low=1, high=256, help="Number of samples drawn; the best by reward is kept")
 
 
 @DECODERS.register("best_of_n")
 class BestOfN(Decoder):
-    Config = BestOfNConfig
-    needs_reward = True
-    summary = "N samples from the base policy, keep the one the reward scores highest."
-    paper = "best-of-N (e.g. Gao et al. 2023, arXiv 2210.10760)"
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         prompt = ctx.lm.start(ctx.prompt_ids, ctx.meter)

@@ -11,31 +11,16 @@ repeat; M = the whole answer is best-of-K.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import torch
 
-from backends.config import Config, param
-from backends.decoders.base import DECODERS, DecodeContext, Decoder, Run, Scores, TokenwiseDecoder
+from backends.decoders.base import DecodeContext, Decoder, Run, Scores, TokenwiseDecoder
 from backends.decoders.candidates import scatter_scores, top_candidates
+from backends.decoders.configs import DECODERS, SamplingParams
 from backends.decoders.rollouts import Lookahead, fit_rollout, look_ahead, rollout_events, sample_batch
 from backends.decoders.sequence import Replay, score_texts
 from backends.events import Event, Rollout
 from backends.lm import LMState
-from backends.sampling import SamplingParams
-
-
-@dataclass(frozen=True)
-class CdConfig(Config):
-    k: int = param(10, low=1, high=100, help="Candidates: the base policy's top-k next tokens")
-    rollout_len: int = param(8, low=1, high=256, help="L: tokens each rollout draws after its candidate (or to EOS)")
-    rollouts: int = param(1, low=1, high=32, help="Rollouts per candidate; Q is their mean reward")
-    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5,
-                       help="lambda in log p_base + lambda * Q, Q on the reward's scale (zoo: sigmoid 0..1)")
-    rollout_temperature: float = param(1.0, low=0.0, high=5.0, step=0.05,
-                                       help="Temperature of the base policy's rollouts (0 greedy)")
-    mode: str = param("greedy", choices=("greedy", "sample"), help="Take the best score, or sample it")
-    temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Temperature of the sample mode")
 
 
 class ValueGuided(TokenwiseDecoder):
@@ -71,25 +56,11 @@ class ValueGuided(TokenwiseDecoder):
 
 @DECODERS.register("cd")
 class ControlledDecoding(ValueGuided):
-    Config = CdConfig
-    needs_reward = True
-    summary = "CD: log p_base + lambda * Q, Q from base-policy rollouts of each top-k candidate."
-    paper = "Mudgal et al., ICML 2024, arXiv 2310.17022"
-
-
-@dataclass(frozen=True)
-class CdBlockConfig(SamplingParams):
-    blocks: int = param(4, low=1, high=64, help="K: blocks drawn from the base policy at each round")
-    block_len: int = param(8, low=1, high=1024, help="M: tokens per block (the whole answer = best-of-K)")
-    temperature: float = param(1.0, low=0.0, high=5.0, step=0.05, help="Sampling temperature of the blocks")
+    """Q from the base policy's own rollouts: ValueGuided as it stands (settings: configs.CdConfig)."""
 
 
 @DECODERS.register("cd_block")
 class BlockwiseCD(Decoder):
-    Config = CdBlockConfig
-    needs_reward = True
-    summary = "Blockwise CD: K blocks of M tokens from the base, keep the best by reward, repeat."
-    paper = "Mudgal et al., ICML 2024, arXiv 2310.17022"
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         c, eos = self.config, ctx.lm.eos_token_id

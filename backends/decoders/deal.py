@@ -14,27 +14,14 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.config import Config, ConfigError, param
-from backends.decoders.base import DECODERS, DecodeContext, Run, Scores, TokenwiseDecoder
+from backends.config import ConfigError
+from backends.decoders.base import DecodeContext, Run, Scores, TokenwiseDecoder
 from backends.decoders.candidates import scatter_scores, top_candidates
+from backends.decoders.configs import DECODERS, SamplingParams
 from backends.decoders.rollouts import fit_rollout, look_ahead, rollout_events
 from backends.presets import format_prompt
-from backends.sampling import SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0)
-
-
-@dataclass(frozen=True)
-class DealConfig(Config):
-    k: int = param(5, low=1, high=100, help="Candidates: the base policy's top-k next tokens")
-    lookahead: int = param(8, low=1, high=256, help="l: greedy lookahead tokens after each candidate")
-    lam: float = param(5.0, low=0.0, high=1000.0, step=0.5,
-                       help="lambda in log P(prefix) + lambda * h, h on the rewards' scale (zoo: sigmoid 0..1)")
-    instruction: str = param("", help="Alignment instruction prepended to the prompt (start-state adaptation)")
-
-    def check(self) -> None:
-        if len(self.instruction) > 1000:
-            raise ConfigError("deal.instruction", self.instruction[:30] + "...", "at most 1000 characters")
 
 
 @dataclass
@@ -44,10 +31,6 @@ class DealRun(Run):
 
 @DECODERS.register("deal")
 class Deal(TokenwiseDecoder):
-    Config = DealConfig
-    needs_reward = True
-    summary = "DeAL: greedy lookahead of each top-k candidate, scored by log P + lambda * heuristic."
-    paper = "Huang et al., arXiv 2402.06147"
 
     def greedy(self) -> bool:
         return True

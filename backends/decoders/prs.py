@@ -12,51 +12,18 @@ refused. Unlike the official code a failing reward model fails the run instead o
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import ClassVar
 
-from backends.config import ConfigError, param
-from backends.decoders.base import DECODERS, DecodeContext, Decoder
+from backends.config import ConfigError
+from backends.decoders.base import DecodeContext, Decoder
+from backends.decoders.configs import DECODERS, FEEDBACK, REVISIONS, SamplingParams
 from backends.decoders.rollouts import sample_batch
 from backends.decoders.sequence import Replay, score_texts, stop_reason
 from backends.events import Event, Note, Rollout
 from backends.presets import format_prompt
-from backends.sampling import SamplingParams
-
-# PRS's requests. REVISE is the paper's revision prompt (x, z, y0 and the feedback); the zoo policy
-# learnt FEEDBACK and REVISE_SHORT (backends/zoo/corpus.py holds the same strings), which `revision`
-# selects. Neither is ever swapped silently: a prompt too long is cut from the front, with a Note.
-FEEDBACK = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
-REVISE = "{x} {z} Improve this answer: {y} Feedback: {f}"
-REVISE_SHORT = "{x} {z} Feedback: {f}"
-REVISIONS = {"answer": REVISE, "feedback": REVISE_SHORT}
-
-
-@dataclass(frozen=True)
-class PrsConfig(SamplingParams):
-    preference: str = param("", help="The preference z in words, e.g. 'Be enthusiastic and polite.'")
-    n0: int = param(4, low=1, high=256, help="First-round samples from pi(. | x + z)")
-    n1: int = param(4, low=0, high=256, help="Revisions per refinement round")
-    depth: int = param(1, low=1, high=4, help="Refinement rounds (feedback + revisions)")
-    feedback_tokens: int = param(24, low=1, high=256, help="Longest feedback the policy writes")
-    revision: str = param("answer", choices=tuple(REVISIONS),
-                          help="Revision prompt: 'answer' quotes y0 and the feedback (the paper's); "
-                               "'feedback' gives only the feedback (what the zoo policy learnt)")
-
-    def check(self) -> None:
-        if not self.preference.strip():
-            raise ConfigError("prs.preference", self.preference, "is empty; state the preference in words")
-        if len(self.preference) > 1000:
-            raise ConfigError("prs.preference", self.preference[:30] + "...", "at most 1000 characters")
 
 
 @DECODERS.register("prs")
 class Prs(Decoder):
-    Config = PrsConfig
-    needs_reward = True
-    summary = "PRS: sample with the preference, reflect on the best, revise, keep the best of all."
-    paper = "Ye & Ng, EMNLP 2024, arXiv 2408.12163"
-    example_config: ClassVar[dict] = {"preference": "Be enthusiastic, detailed and polite."}
 
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         c, x, z = self.config, ctx.request.prompt, self.config.preference.strip()

@@ -8,31 +8,15 @@ feeds it exactly k new tokens. With beta = 0 it is top-k sampling.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from backends.config import Config, param
-from backends.decoders.base import DECODERS, DecodeContext, Run, Scores, TokenwiseDecoder
+from backends.decoders.base import DecodeContext, Run, Scores, TokenwiseDecoder
 from backends.decoders.candidates import scatter_scores, top_candidates
-
-
-@dataclass(frozen=True)
-class RadConfig(Config):
-    k: int = param(20, low=1, high=1000, help="Candidates: the base policy's top-k logits")
-    beta: float = param(10.0, low=0.0, high=1000.0, step=0.5,
-                        help="beta on clamp(r, 0, 1): needs a squashed reward (sigmoid/softmax; a raw logit is "
-                             "clamped); paper: 10 to 50; 0 is plain top-k sampling")
-    inverse: bool = param(False, help="Steer away from the reward (use 1 - r)")
-    temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Sampling temperature")
+from backends.decoders.configs import DECODERS
 
 
 @DECODERS.register("rad")
 class Rad(TokenwiseDecoder):
-    Config = RadConfig
-    needs_reward = True
-    summary = "RAD: top-k logits + beta * clamp(reward, 0, 1), sampled."
-    paper = "Deng & Raffel, EMNLP 2023, arXiv 2310.09520"
 
     def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
         c = self.config

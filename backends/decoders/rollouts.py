@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from backends.decoders.configs import SamplingParams
 from backends.events import Rollout
 from backends.lm import LMState
-from backends.sampling import SamplingParams, draw, process
+from backends.sampling import draw, process
 
 
 @dataclass

@@ -6,24 +6,15 @@ is given it is only traced (the reward of each prefix is shown), never used to c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-from backends.decoders.base import DECODERS, DecodeContext, Run, Scores, TokenwiseDecoder
-from backends.sampling import SamplingParams, process
-
-
-@dataclass(frozen=True)
-class SamplingConfig(SamplingParams):
-    pass
+from backends.decoders.base import DecodeContext, Run, Scores, TokenwiseDecoder
+from backends.decoders.configs import DECODERS
+from backends.sampling import process
 
 
 @DECODERS.register("sampling")
 class Sampling(TokenwiseDecoder):
-    Config = SamplingConfig
-    summary = "Ancestral sampling from the base policy (temperature 0 = greedy)."
-    paper = "baseline"
 
     def greedy(self) -> bool:
         return self.config.temperature == 0

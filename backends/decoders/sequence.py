@@ -15,9 +15,10 @@ from collections.abc import Sequence
 import torch
 
 from backends.decoders.base import DecodeContext, token_piece
+from backends.decoders.configs import SamplingParams
 from backends.events import TokenStep
 from backends.lm import LMState
-from backends.sampling import SamplingParams, process, step_stats
+from backends.sampling import process, step_stats
 
 
 def score_texts(ctx: DecodeContext, texts: Sequence[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -16,34 +16,13 @@ from dataclasses import dataclass
 
 import torch
 
-from backends.config import ConfigError, param
-from backends.decoders.base import DECODERS, DecodeContext, Run, Scorer, Scores
-from backends.decoders.cd import CdConfig, ValueGuided
+from backends.config import ConfigError
+from backends.decoders.base import DecodeContext, Run, Scorer, Scores
+from backends.decoders.cd import ValueGuided
+from backends.decoders.configs import DECODERS
 from backends.decoders.rollouts import Lookahead
 from backends.lm import LMState
 from backends.rewards import WeightedReward
-
-
-@dataclass(frozen=True)
-class TqConfig(CdConfig):
-    lam: float = param(1.0, low=0.0, high=1000.0, step=0.1,
-                       help="alpha in log p_base + alpha * Q; Q is on the reward's own scale (zoo: sigmoid 0..1)")
-    rollout_len: int = param(0, low=0, high=256,
-                             help="L: tokens per rollout; 0 = the paper's (20 direct, 5 indirect)")
-    rollout_temperature: float = param(0.0, low=0.0, high=5.0, step=0.05,
-                                       help="Temperature of the baseline's rollouts (0 greedy)")
-    transfer: str = param("direct", choices=("direct", "indirect"),
-                          help="direct: rho_BL is aligned to r; indirect: to baseline_reward, corrected")
-    baseline: str = param("", help="Aligned baseline model id; empty: the preset's")
-    baseline_reward: str = param("", help="Indirect transfer: the reward r_BL the baseline is aligned to "
-                                          "(not the target reward itself)")
-    beta: float = param(2.0, low=0.01, high=100.0,
-                        help="Indirect transfer: weight exp((r - r_BL) / beta); the paper's code is beta = 2")
-
-    def check(self) -> None:
-        if self.transfer == "indirect" and not self.baseline_reward:
-            raise ConfigError("tqstar.baseline_reward", self.baseline_reward,
-                              "indirect transfer needs the reward the baseline is aligned to, e.g. politeness")
 
 
 @dataclass
@@ -54,10 +33,6 @@ class TqRun(Run):
 
 @DECODERS.register("tqstar")
 class TransferQStar(ValueGuided):
-    Config = TqConfig
-    needs_reward = True
-    summary = "TQ*: log p_base + alpha * Q, Q from an aligned baseline's rollouts."
-    paper = "Chakraborty et al., NeurIPS 2024, arXiv 2405.20495"
 
     def rollout_len(self) -> int:
         c = self.config

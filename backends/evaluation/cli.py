@@ -42,7 +42,7 @@ from backends.evaluation.inputs import (
     parse_rewards,
     parse_sweep,
 )
-from backends.evaluation.loop import SEED_STRIDE, Judge, RunSettings, check_resume, make_request, run_shard
+from backends.evaluation.loop import NOTES, SEED_STRIDE, Judge, RunSettings, check_resume, make_request, run_shard
 from backends.evaluation.output_format import REPORT, RESULTS
 from backends.evaluation.results import WEIGHTED, render_text, results
 from backends.evaluation.sharding import (
@@ -58,7 +58,7 @@ from backends.evaluation.sharding import (
 from backends.loading import ModelNotFound
 from backends.presets import PRESETS, Preset
 from backends.registry import UnknownName
-from backends.rewards.embedding import DEFAULT_EMBEDDER
+from backends.rewards.configs import DEFAULT_EMBEDDER
 
 log = logging.getLogger(__name__)
 USAGE_ERRORS = (UsageError, ConfigError, UnknownName)
@@ -147,7 +147,7 @@ def make_plan(argv: Sequence[str] | None) -> Plan:
     preset = presets[preset_name]
     rewards = parse_rewards(args.reward) or dict(preset.default_rewards)
     specs = _specs(args)
-    needy = [s.label for s in specs if DECODERS.get(s.decoder).needs_reward]
+    needy = [s.label for s in specs if DECODERS.card(s.decoder).needs_reward]
     if needy and not rewards:
         raise UsageError(f"{needy[0]} needs a reward; add --reward NAME=WEIGHT (preset {preset_name} has no default)")
     labels = [s.label for s in specs]
@@ -172,7 +172,7 @@ def preflight(engine, plan: Plan, judge: Judge) -> None:
     for spec in plan.specs:
         for prompt in plan.prompts:
             request = make_request(spec, prompt, 0, plan.settings)
-            build_config(DECODERS.get(spec.decoder).Config, dict(request.config), prefix=f"{spec.decoder}.")
+            build_config(DECODERS.card(spec.decoder).Config, dict(request.config), prefix=f"{spec.decoder}.")
         engine.prepare(make_request(spec, plan.prompts[0], 0, plan.settings))
 
 
@@ -185,10 +185,6 @@ def run_info(plan: Plan, judge: Judge, procs, engine) -> dict[str, Any]:
             "max_new_tokens": s.max_new_tokens, "judge": plan.judge, "processes": procs.count,
             "device": str(engine.device), "device_map": plan.device_map,
             "coherence_model": judge.embedder.name if judge.embedder else None}
-
-
-NOTES = ("unguided decoders (sampling) run without the reward; every text is scored afterwards by the run's reward",
-         "tokens/s counts decoding time only (the Finished event's elapsed time), not loading or judging")
 
 
 def finalize(plan: Plan, info: dict[str, Any], judge: Judge, complete: bool) -> dict[str, Any]:

@@ -47,6 +47,18 @@ class DecoderSpec:
     sweep_value: str | None = None
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What every request of the run shares."""
+
+    preset: str
+    rewards: dict[str, float]
+    reward_config: dict[str, dict[str, str]]
+    samples: int
+    seed: int
+    max_new_tokens: int
+
+
 def _prompt_from_json(line: str, where: str, index: int) -> Prompt:
     try:
         row = json.loads(line)
@@ -100,7 +112,7 @@ def _items(rest: str, spec: str) -> list[tuple[str, list[str]]]:
 def _decoder_name(spec: str) -> tuple[str, str]:
     name, _, rest = spec.partition(":")
     name = name.strip()
-    DECODERS.get(name)  # an unknown name lists the known ones
+    DECODERS.card(name)  # an unknown name lists the known ones
     return name, rest
 
 
@@ -134,11 +146,11 @@ def check_specs(specs: list[DecoderSpec]) -> None:
         if spec.label in seen:
             raise UsageError(f"decoder configuration {spec.label!r} is given twice")
         seen.add(spec.label)
-        cls = DECODERS.get(spec.decoder)
+        card = DECODERS.card(spec.decoder)
         config = dict(spec.config)
         if spec.decoder == "prs" and "preference" not in config:
             config["preference"] = "(from the prompt set)"  # checked per prompt when requests are built
-        build_config(cls.Config, config, prefix=f"{spec.decoder}.")
+        build_config(card.Config, config, prefix=f"{spec.decoder}.")
 
 
 MAX_NEW_TOKENS = 1024  # the engine's limit (backends.engine.MAX_NEW_TOKENS)
@@ -167,7 +179,7 @@ def parse_pairs(items: list[str], what: str) -> dict[str, str]:
 def parse_rewards(items: list[str]) -> dict[str, float]:
     weights = {}
     for name, value in parse_pairs(items, "--reward").items():
-        REWARDS.get(name)
+        REWARDS.card(name)
         try:
             weights[name] = float(value)
         except ValueError:
@@ -181,7 +193,7 @@ def parse_reward_settings(items: list[str]) -> dict[str, dict[str, str]]:
         name, dot, field = key.partition(".")
         if not dot or not field:
             raise UsageError(f"--reward-set {key}={value}: expected NAME.KEY=VALUE, e.g. keywords.words=dog,park")
-        REWARDS.get(name)
+        REWARDS.card(name)
         out.setdefault(name, {})[field] = value
     return out
 

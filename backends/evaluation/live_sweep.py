@@ -17,10 +17,7 @@ from typing import Any
 
 from backends.config import ConfigError, fields
 from backends.decoders import DECODERS
-from backends.evaluation.cli import NOTES
-from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError, check_limits, check_specs
-from backends.evaluation.loop import Judge, RunSettings, generate_record
-from backends.evaluation.results import results
+from backends.evaluation.inputs import DecoderSpec, Prompt, RunSettings, UsageError, check_limits, check_specs
 from backends.rewards import REWARDS
 
 MAX_VALUES, MAX_PROMPTS = 8, 8
@@ -37,11 +34,11 @@ class SweepPlan:
 
 def numeric_settings(decoder: str) -> list[str]:
     """The settings of `decoder` a sweep can vary (numbers)."""
-    return [s.name for s in fields(DECODERS.get(decoder).Config) if s.type in (int, float)]
+    return [s.name for s in fields(DECODERS.card(decoder).Config) if s.type in (int, float)]
 
 
 def _values(decoder: str, key: str, text: str) -> list[str]:
-    spec = {s.name: s for s in fields(DECODERS.get(decoder).Config)}[key]
+    spec = {s.name: s for s in fields(DECODERS.card(decoder).Config)}[key]
     values = [v.strip() for v in str(text).split(",") if v.strip()]
     if not 2 <= len(values) <= MAX_VALUES:
         raise UsageError(f"values: give 2 to {MAX_VALUES} comma-separated numbers, got {text!r}")
@@ -75,7 +72,7 @@ def plan_sweep(decoder: str, key: str, values: str, prompts: Sequence[str], rewa
         raise UsageError("reward weights: every weight is 0; a sweep needs a reward to score and guide with")
     for name in weights:
         try:
-            REWARDS.get(name)
+            REWARDS.card(name)
         except LookupError as e:
             raise UsageError(f"reward weights: {e.args[0] if e.args else e}") from None
     check_limits(max_new_tokens, seed)
@@ -115,6 +112,9 @@ def run_info(plan: SweepPlan, engine, done: int) -> dict[str, Any]:
 
 def run_sweep(engine, plan: SweepPlan) -> Iterator[dict[str, Any]]:
     """Yield the evaluator's results dict after each generation (value by value, prompt by prompt)."""
+    from backends.evaluation.loop import NOTES, Judge, generate_record  # torch: with the first sweep, not the page
+    from backends.evaluation.results import results
+
     judge = Judge(engine, engine.preset(plan.settings.preset), plan.settings, None)
     judge.check(plan.prompts)
     records: list[dict[str, Any]] = []

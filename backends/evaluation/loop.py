@@ -17,7 +17,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 
 from backends.decoders import DECODERS, GenerationRequest
 from backends.evaluation import metrics
-from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError
+from backends.evaluation.inputs import DecoderSpec, Prompt, RunSettings, UsageError
 from backends.evaluation.output_format import checked
 from backends.evaluation.sharding import JsonlWriter, Key, Processes, record_key
 from backends.events import TokenStep, to_dict
@@ -34,18 +33,8 @@ from backends.rewards import WeightedReward
 
 log = logging.getLogger(__name__)
 SEED_STRIDE = 100_003  # > any --samples, so (prompt, sample) -> seed is one-to-one
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What every request of the run shares."""
-
-    preset: str
-    rewards: dict[str, float]
-    reward_config: dict[str, dict[str, str]]
-    samples: int
-    seed: int
-    max_new_tokens: int
+NOTES = ("unguided decoders (sampling) run without the reward; every text is scored afterwards by the run's reward",
+         "tokens/s counts decoding time only (the Finished event's elapsed time), not loading or judging")
 
 
 def seed_for(run_seed: int, prompt_index: int, sample: int) -> int:
@@ -66,7 +55,7 @@ def make_request(spec: DecoderSpec, prompt: Prompt, sample: int, settings: RunSe
     config = dict(spec.config)
     if spec.decoder == "prs" and "preference" not in config and prompt.preference:
         config["preference"] = prompt.preference
-    guided = DECODERS.get(spec.decoder).needs_reward
+    guided = DECODERS.card(spec.decoder).needs_reward
     return GenerationRequest(
         prompt=prompt.text, decoder=spec.decoder, config=config, rewards=dict(settings.rewards) if guided else {},
         reward_config=_reward_config(settings, prompt) if guided else {}, preset=settings.preset,

@@ -1,23 +1,30 @@
-"""Rewards: the contract, the weighted mixture, and every registered reward.
+"""Rewards: the contract, the weighted mixture, the registry, and every reward.
 
-Importing this package registers all rewards: every module of the package is imported (the
-decorators run in their modules); the rewards of installed plugins (entry-point group
-`decoder_playground.rewards`, docs/PLUGINS.md) join on the first look-up.
+Importing this package imports no torch: it declares every reward with its card
+(`backends.rewards.configs`), which is all the UI needs to build its page. A reward's module is
+imported by `REWARDS.get(name)`; the contract (`Reward`, `WeightedReward`, ...) by its first use
+here. The rewards of installed plugins (entry-point group `decoder_playground.rewards`,
+docs/PLUGINS.md) join on the first look-up.
 """
 
-from backends.registry import import_modules
-from backends.rewards.base import (
-    REWARDS,
-    PrefixScorer,
-    Reward,
-    RewardContext,
-    RewardModelRef,
-    WeightedReward,
-    check_weight,
-)
-from backends.rewards.embedding import DEFAULT_EMBEDDER, packaged_minilm
+from __future__ import annotations
 
-import_modules(__name__, __path__)
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DEFAULT_EMBEDDER", "REWARDS", "PrefixScorer", "Reward", "RewardContext", "RewardModelRef",
+from backends.rewards.configs import DEFAULT_EMBEDDER, REWARDS, RewardCard, RewardModelRef, packaged_minilm
+
+if TYPE_CHECKING:
+    from backends.rewards.base import PrefixScorer, Reward, RewardContext, WeightedReward, check_weight
+
+_CONTRACT = ("PrefixScorer", "Reward", "RewardContext", "WeightedReward", "check_weight")  # rewards.base (torch)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CONTRACT:
+        return getattr(importlib.import_module("backends.rewards.base"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_EMBEDDER", "REWARDS", "PrefixScorer", "Reward", "RewardCard", "RewardContext", "RewardModelRef",
            "WeightedReward", "check_weight", "packaged_minilm"]

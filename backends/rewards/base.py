@@ -18,25 +18,14 @@ import torch
 
 from backends.config import Config, ConfigError
 from backends.devices import Meter
-from backends.registry import Registry
+from backends.rewards.configs import RewardModelRef
 
 if TYPE_CHECKING:
     from backends.lm import LanguageModel
     from backends.rewards.classifier import SequenceClassifier
     from backends.rewards.embedding import SentenceEmbedder
 
-REWARDS: Registry[type[Reward]] = Registry("reward", group="decoder_playground.rewards")  # base: Reward
 MAX_WEIGHT = 1000.0
-
-
-@dataclass(frozen=True)
-class RewardModelRef:
-    """Which model serves a named reward in a preset, and how to read its output."""
-
-    model: str
-    label: str = "0"
-    output: str = "auto"  # sigmoid | softmax | raw | auto (the model config's playground_output)
-    include_prompt: bool = True
 
 
 class RewardContext(Protocol):
@@ -85,7 +74,8 @@ class PrefixScorer(Protocol):
 
 
 class Reward:
-    """Base class: subclasses set `Config`, `help` and implement `score`.
+    """Base class: subclasses implement `score`; `Config` and `help` come from the reward's card
+    (backends.rewards.configs) when it registers (a plugin sets them itself).
 
     A reward that runs a model counts the tokens it feeds on `self.meter` inside `score` (the
     mixture binds one run's meter to every part), so no caller counts for it.
@@ -108,8 +98,6 @@ class Reward:
                       meter: Meter) -> PrefixScorer:
         return TextPrefixScorer(self, prompt, lm)
 
-
-REWARDS.expect(Reward)  # a registered reward (ours or a plugin's) must subclass it
 
 
 class TextPrefixScorer:

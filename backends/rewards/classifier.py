@@ -12,20 +12,18 @@ Every token fed, cached or not, is counted on the run's meter here, where the mo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
 
 from backends import prefix_attention
 from backends.candidate_rows import CandidateRows
-from backends.config import Config, ConfigError, param
+from backends.config import ConfigError
 from backends.devices import Meter
 from backends.lean_gpt2 import lean_for
 from backends.lm import LanguageModel, LMState, cached_inputs
-from backends.rewards.base import REWARDS, Reward, RewardContext, RewardModelRef, RolloutScores, TextPrefixScorer
-
-OUTPUTS = ("auto", "sigmoid", "softmax", "raw")
+from backends.rewards.base import Reward, RewardContext, RolloutScores, TextPrefixScorer
+from backends.rewards.configs import MODEL_REWARDS, OUTPUTS, REWARDS, ModelRewardConfig, RewardModelRef
 
 
 class SequenceClassifier:
@@ -209,15 +207,6 @@ class CachedPrefixScorer:
         self._forked = self._cand = None
 
 
-@dataclass(frozen=True)
-class ModelRewardConfig(Config):
-    model: str = param("", help="Model id (zoo:NAME, folder or hub id); empty: the preset's model")
-    label: str = param("", help="Label to read (name or index); empty: the preset's label")
-    output: str = param("auto", choices=OUTPUTS,
-                        help="Scale the decoders' weights apply to: sigmoid (0..1; the zoo's), softmax (label "
-                             "probability), raw (the head's logit: the ARGS paper's scale), auto (the preset's)")
-
-
 class ModelReward(Reward):
     """A classifier reward whose default model comes from the preset under this reward's name."""
 
@@ -245,18 +234,8 @@ class ModelReward(Reward):
         return TextPrefixScorer(self, prompt, lm)
 
 
-# One classifier reward per name: the preset's reward_models[NAME] gives its model; "classifier" takes any.
-MODEL_REWARDS = {
-    "sentiment": "Sentiment: how positive the reply is (zoo: star rating scaled to 0..1).",
-    "informative": "Informativeness: how many concrete details the reply gives (0..1).",
-    "politeness": "Politeness: polite (1) versus rude (0) tone.",
-    "classifier": "Any sequence-classification model: classifier.model=ID, classifier.label=NAME.",
-    "helpfulness": "Helpfulness from the preset's preference reward model (hub presets).",
-    "harmlessness": "Harmlessness from the preset's safety reward model (hub presets).",
-}
-for _name, _help in MODEL_REWARDS.items():
-    _cls = type(f"{_name.capitalize()}Reward", (ModelReward,), {"help": _help, "__module__": __name__})
-    REWARDS.register(_name)(_cls)
+for _name in MODEL_REWARDS:  # one class per declared name; the card gives its help
+    REWARDS.register(_name)(type(f"{_name.capitalize()}Reward", (ModelReward,), {"__module__": __name__}))
 
 
 def _until_eos(ids: Sequence[int], eos: int) -> list[int]:

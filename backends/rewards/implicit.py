@@ -9,27 +9,17 @@ and FPO). Scoring re-encodes prompt + continuation in full, so it has no token-l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 
-from backends.config import Config, ConfigError, param
+from backends.config import ConfigError
 from backends.lm import sequence_logprobs
-from backends.rewards.base import REWARDS, Reward, RewardContext
-
-
-@dataclass(frozen=True)
-class ImplicitConfig(Config):
-    aligned: str = param("", help="Aligned (DPO) policy: model id; empty: the preset's aligned baseline")
-    reference: str = param("", help="Reference policy: model id; empty: the preset's base")
-    beta: float = param(0.1, low=1e-4, high=100.0, help="DPO's beta")
-    normalize: bool = param(False, help="Divide the log ratio by the continuation's length in tokens")
+from backends.rewards.base import Reward, RewardContext
+from backends.rewards.configs import REWARDS, ImplicitConfig
 
 
 @REWARDS.register("dpo_implicit")
 class ImplicitDpoReward(Reward):
-    help = "Implicit DPO reward: beta * (log pi_aligned - log pi_ref) of the continuation."
-    Config = ImplicitConfig
     uses_model = True
 
     def __init__(self, config: ImplicitConfig, ctx: RewardContext):

@@ -9,10 +9,12 @@ import torch
 
 from backends.config import ConfigError, build_config
 from backends.decoders import DECODERS, GenerationRequest
+from backends.decoders.configs import SamplingParams
 from backends.registry import UnknownName
 from backends.rewards import REWARDS, WeightedReward
-from backends.rewards.programmatic import KeywordCoverage, KeywordsConfig, LengthConfig, RegexConfig, keyword_coverage
-from backends.sampling import SamplingParams, process, top_p_filter
+from backends.rewards.configs import KeywordsConfig, LengthConfig, RegexConfig
+from backends.rewards.programmatic import KeywordCoverage, keyword_coverage
+from backends.sampling import process, top_p_filter
 
 
 class Ctx:

@@ -13,8 +13,16 @@ from pathlib import Path
 import pytest
 
 from backends.evaluation import cli as evaluate
-from backends.evaluation.inputs import DecoderSpec, Prompt, UsageError, load_prompts, parse_decoder, parse_sweep
-from backends.evaluation.loop import RunSettings, make_request, seed_for
+from backends.evaluation.inputs import (
+    DecoderSpec,
+    Prompt,
+    RunSettings,
+    UsageError,
+    load_prompts,
+    parse_decoder,
+    parse_sweep,
+)
+from backends.evaluation.loop import make_request, seed_for
 from backends.evaluation.sharding import read_jsonl
 
 PROMPTS = [

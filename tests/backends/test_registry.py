@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from backends.registry import PROJECT, PluginError, Registry, UnknownName
+from backends.registry import PROJECT, PluginError, Registry, UnknownName, import_modules
 
 
 class Base:
     pass
+
+
+@dataclass(frozen=True)
+class Card:
+    summary: str
+
+
+CURRENT: Registry | None = None  # the registry a test's throwaway module registers into
 
 
 def _dist(root: Path, dist: str, package: str, group: str, entries: dict[str, str], source: str) -> None:
@@ -81,3 +90,38 @@ def test_a_plugin_that_clashes_or_breaks_is_an_error_naming_it(on_path):
             reg2.load_plugins()
     finally:
         sys.path.remove(str(on_path / "b"))
+
+
+def test_a_declared_name_is_known_before_its_module_is_imported_and_its_class_gets_the_card(on_path):
+    global CURRENT
+    CURRENT = reg = Registry("thing", base=f"{__name__}:Base")
+    (on_path / "plug_lazy.py").write_text(f"from {__name__} import CURRENT, Base\n\n"
+                                          "@CURRENT.register('lazy')\nclass Lazy(Base):\n    pass\n")
+    reg.declare("lazy", "plug_lazy:Lazy", Card("a lazy thing"))
+    reg.declare("ghost", "plug_lazy:Ghost", Card("never registered"))
+    assert reg.names() == ["ghost", "lazy"] and "lazy" in reg and reg.origin("lazy") == PROJECT
+    assert reg.card("lazy").summary == "a lazy thing" and "plug_lazy" not in sys.modules
+
+    cls = reg.get("lazy")
+    assert "plug_lazy" in sys.modules and cls.__name__ == "Lazy" and cls.name == "lazy"
+    assert cls.summary == "a lazy thing" and reg.card("lazy") == Card("a lazy thing")
+    with pytest.raises(PluginError, match="thing 'ghost' is declared in plug_lazy, which did not register it"):
+        reg.get("ghost")
+    with pytest.raises(PluginError, match=r"'lazy' is registered twice: by decoder-playground \(plug_lazy.Lazy\)"):
+        reg.add("lazy", type("Other", (Base,), {}), origin="other-dist")
+    with pytest.raises(PluginError, match="'lazy' is declared twice"):
+        reg.declare("lazy", "plug_lazy:Lazy", Card("again"))
+
+
+@pytest.mark.parametrize("package", ["backends.decoders", "backends.rewards"])
+def test_every_decoder_and_reward_is_declared_where_its_module_registers_it(package):
+    """The cards name the module of each class, and no module registers a name without a card."""
+    module = __import__(package, fromlist=["_"])
+    registry = module.DECODERS if package.endswith("decoders") else module.REWARDS
+    declared = registry.names()
+    import_modules(package, module.__path__)
+    assert registry.names() == declared  # nothing registered that is not declared
+    for name in declared:
+        cls, card = registry.get(name), registry.card(name)
+        assert cls.name == name and cls.Config is card.Config
+        assert issubclass(cls, registry.base_class())

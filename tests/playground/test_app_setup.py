@@ -33,15 +33,24 @@ def test_settings_from_env_locally_and_on_a_space():
     assert local.arena_pool is None and Settings.from_env({"PLAYGROUND_ARENA_POOL": "p.json"}).arena_pool == "p.json"
 
 
-def test_importing_the_app_leaves_transformers_modeling_code_for_the_first_model_load():
-    """What the page needs is imported before it is served; transformers' model classes (seconds on
-    a small CPU) only when the first model loads, after it."""
+def test_the_app_builds_its_page_without_importing_torch(tmp_path):
+    """Everything the page needs (presets, decoder and reward cards, the store, every tab) is built
+    before the page is served; torch and transformers (about 2 s on a small CPU) only come with the
+    first model load, after it. A decoder's implementation is imported when it is first asked for."""
     code = ("import sys, app\n"
-            "print(sorted(m for m in ('transformers.modeling_utils', 'transformers.activations') if m in sys.modules))")
+            "from playground.settings import Settings\n"
+            "engine, demo = app.build_app(Settings.from_env())\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'backends.decoders.args') if m in sys.modules))\n"
+            "from backends.decoders import DECODERS\n"
+            "print(DECODERS.get('args').__module__, DECODERS.get('args').summary == DECODERS.card('args').summary)")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", DATABASE_URL=f"sqlite:///{tmp_path / 'votes.db'}",
+               GRADIO_ANALYTICS_ENABLED="False")
     got = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, env=env)
     assert got.returncode == 0, got.stderr[-2000:]
-    assert got.stdout.strip().splitlines()[-1] == "[]"
+    before, after = got.stdout.strip().splitlines()[-2:]
+    assert before == "[]"
+    assert after == "backends.decoders.args True"
 
 
 def test_app_py_serves_its_page_before_it_loads_the_presets_models(tmp_path):
