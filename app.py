@@ -54,7 +54,11 @@ def main() -> None:
     demo.launch(prevent_thread_lock=True, **launch_kwargs(settings, demo))
     from backends.devices import set_cpu_threads
 
-    set_cpu_threads(settings.torch_threads, engine.device)
+    try:
+        set_cpu_threads(settings.torch_threads, engine.device)
+    except RuntimeError as e:  # the device asked for is not on this machine: stop, saying so
+        demo.close()
+        raise SystemExit(f"PLAYGROUND_DEVICE: {e}") from None
     warm_at_startup(engine, settings.preset)
     demo.block_thread()
 

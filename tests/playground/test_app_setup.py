@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import gradio as gr
+import pytest
 
 from playground.compare import CompareHooks, finish_outputs, live_outputs, read_form
 from playground.gpu import on_accelerator
@@ -80,6 +81,26 @@ def test_app_py_serves_its_page_before_it_loads_the_presets_models(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_app_py_stops_with_one_line_when_the_device_it_is_told_to_use_is_missing(tmp_path):
+    """The device is resolved after the page is served (torch comes then); a PLAYGROUND_DEVICE this
+    machine lacks still stops the app, with a message naming the setting, not a traceback."""
+    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.cuda.is_available())"],
+                           capture_output=True, text=True, timeout=120)
+    if probe.stdout.strip() != "False":
+        pytest.skip("this machine has CUDA")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_SERVER_PORT=str(port), PLAYGROUND_DEVICE="cuda",
+               DATABASE_URL=f"sqlite:///{tmp_path / 'votes.db'}", GRADIO_ANALYTICS_ENABLED="False")
+    got = subprocess.run([sys.executable, "app.py"], cwd=Path(__file__).resolve().parents[2], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert got.returncode == 1
+    assert got.stderr.strip().splitlines()[-1] == ("PLAYGROUND_DEVICE: device='cuda': CUDA is not available on "
+                                                   "this machine"), got.stderr[-2000:]
+    assert "Traceback" not in got.stderr
 
 
 def test_on_accelerator_is_a_no_op_without_spaces(monkeypatch):
