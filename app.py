@@ -24,7 +24,7 @@ import gradio as gr
 
 from backends.engine import Engine
 from backends.presets import PRESETS
-from backends.rewards.configs import DEFAULT_EMBEDDER, packaged_minilm
+from backends.rewards import DEFAULT_EMBEDDER, packaged_minilm
 from playground.loading import load_presets, warm_at_startup
 from playground.settings import Settings, public_models
 from playground.ui import build_ui, launch_kwargs, open_store
@@ -55,10 +55,11 @@ def main() -> None:
     from backends.devices import set_cpu_threads
 
     try:
-        set_cpu_threads(settings.torch_threads, engine.device)
+        device = engine.device
     except RuntimeError as e:  # the device asked for is not on this machine: stop, saying so
         demo.close()
         raise SystemExit(f"PLAYGROUND_DEVICE: {e}") from None
+    set_cpu_threads(settings.torch_threads, device)
     warm_at_startup(engine, settings.preset)
     demo.block_thread()
 

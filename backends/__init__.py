@@ -3,8 +3,9 @@
 The floor plan, in the order a request passes through it:
 
 Core (top-level modules; the hub every request passes through)
-    registry   name -> class registries (`DECODERS`, `REWARDS`), filled where classes are defined
-               and by plugins' entry points (docs/PLUGINS.md)
+    registry   name -> class registries (`DECODERS`, `REWARDS`): each name declared with a torch-free
+               card (`decoders/configs.py`, `rewards/configs.py`), its class registered where it is
+               defined and imported on first use; plugins' through entry points (docs/PLUGINS.md)
     config     frozen dataclass configs: `param(...)` metadata, eager validation, `build_config`
     presets    which models a preset uses (policy, base, baseline, reward models, ARM heads, SAE)
     loading    resolves `zoo:NAME`, folders and hub ids; says what failed and how to fix it
@@ -17,7 +18,7 @@ Core (top-level modules; the hub every request passes through)
                public-mode model ids, sparse autoencoders, ARM's model class, the per-token feature
                trace; the model classes are imported when a model loads, not with the app)
 
-Roles (packages; one algorithm per file, registered where defined)
+Roles (packages; one algorithm per file, registered where defined, its settings and card in configs.py)
     decoders/  `Decoder`, `TokenwiseDecoder` and every decoding algorithm
     rewards/   `Reward`, the weighted mixture and every reward
 

@@ -53,7 +53,9 @@ def engine(device: str = "auto", preset_files: Sequence[str | Path] = ()) -> Eng
     for path in preset_files:
         loaded = load_preset_file(path)
         presets[loaded.name] = loaded
-    return Engine(device=device, presets=presets)
+    made = Engine(device=device, presets=presets)
+    _ = made.device  # resolved now: a device this machine lacks fails here, not at the first run
+    return made
 
 
 def preset(name: str = "embedded") -> Preset:
@@ -81,7 +83,7 @@ def request(prompt: str, decoder: str = "sampling", config: Mapping[str, Any] | 
     ...
     backends.registry.UnknownName: unknown decoder 'argz'; choose one of: ... Did you mean 'args'?
     """
-    DECODERS.get(decoder)
+    DECODERS.card(decoder)  # an unknown name raises, listing the known ones
     return GenerationRequest(prompt=prompt, decoder=decoder, config=dict(config or {}), rewards=dict(rewards or {}),
                              **fields)
 

@@ -22,8 +22,7 @@ from backends.events import Event, Finished, Note, TokenStep
 from backends.loading import ModelNotFound, load_pretrained
 from backends.presets import PRESETS, Preset, format_prompt
 from backends.registry import UnknownName
-from backends.rewards import REWARDS, RewardModelRef
-from backends.rewards.configs import DEFAULT_EMBEDDER, packaged_minilm
+from backends.rewards import DEFAULT_EMBEDDER, REWARDS, RewardModelRef, packaged_minilm
 
 if TYPE_CHECKING:
     import torch
@@ -86,6 +85,7 @@ class Engine:
 
     # ---- models -------------------------------------------------------------------------------
     def _load(self, kind: str, model_id: str, make: Callable[[], Any]) -> Any:
+        _import_model_code()
         if self.allowed_models is not None:
             check_model_id(model_id, self.allowed_models, field=ROLES.get(kind, kind), public=True)
         key = (kind, model_id)
@@ -172,6 +172,7 @@ class Engine:
     def prepare(self, request: GenerationRequest, cancel: threading.Event | None = None
                 ) -> tuple[Decoder, DecodeContext]:
         """Validate everything and load what is needed; raises USER_ERRORS on bad input."""
+        _import_model_code()
         preset = self.preset(request.preset)
         decoder_cls = DECODERS.get(request.decoder)
         given = dict(request.config)
@@ -199,6 +200,7 @@ class Engine:
         return decoder_cls(config), ctx
 
     def build_reward(self, request: GenerationRequest, preset: Preset, lm: LanguageModel) -> WeightedReward | None:
+        _import_model_code()
         unknown_cfg = sorted(set(request.reward_config) - set(request.rewards))
         if unknown_cfg:
             raise ConfigError(f"{unknown_cfg[0]}", dict(request.reward_config[unknown_cfg[0]]),
@@ -268,6 +270,14 @@ class Engine:
     def _error(request: GenerationRequest, text: str, message: str) -> Finished:
         return Finished(text=text, stop_reason="error", seed=request.seed, error=message,
                         config={"decoder": request.decoder, **dict(request.config)})
+
+
+def _import_model_code() -> None:
+    """Every decoder's and reward's module (and with them torch, transformers and the model wrappers),
+    imported at the first thing an Engine does, one thread at a time: the page is built without them,
+    and a lazy import racing another thread's can meet a half-imported module."""
+    DECODERS.import_declared()
+    REWARDS.import_declared()
 
 
 def _trace(tracer: FeatureTracer | None, event: Event) -> tuple[list[Event], FeatureTracer | None]:

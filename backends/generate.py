@@ -61,7 +61,7 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
         return None, args  # type: ignore[return-value]
     if args.prompt is None:
         raise UsageError("--prompt is required")
-    DECODERS.get(args.decoder)
+    DECODERS.card(args.decoder)  # an unknown name raises, listing the known ones
     weights = parse_rewards(args.reward)
     presets = dict(PRESETS)
     if args.preset_file:
@@ -83,15 +83,15 @@ def parse_request(argv: Sequence[str] | None = None) -> tuple[GenerationRequest,
 def print_catalogue() -> None:
     """Every decoder and reward, with where it came from (this project or a plugin's distribution)."""
     for name in DECODERS.names():
-        cls = DECODERS.get(name)
-        print(f"decoder {name} (from {DECODERS.origin(name)}): {cls.summary}"
-              + (" [needs a reward]" if cls.needs_reward else ""))
-        for f in fields(cls.Config):
+        card = DECODERS.card(name)
+        print(f"decoder {name} (from {DECODERS.origin(name)}): {card.summary}"
+              + (" [needs a reward]" if card.needs_reward else ""))
+        for f in fields(card.Config):
             print(f"    {f.name}={f.default!r}  {f.help}")
     for name in REWARDS.names():
-        cls = REWARDS.get(name)
-        print(f"reward {name} (from {REWARDS.origin(name)}): {cls.help}")
-        for f in fields(cls.Config):
+        card = REWARDS.card(name)
+        print(f"reward {name} (from {REWARDS.origin(name)}): {card.help}")
+        for f in fields(card.Config):
             print(f"    {name}.{f.name}={f.default!r}  {f.help}")
 
 

@@ -1,9 +1,12 @@
-"""Name -> class registries, filled by a decorator where each class is defined, or by plugins.
+"""Name -> class registries: declared with a card, filled by a decorator where each class is defined, or by plugins.
 
 One registry per role (decoders, rewards). This project *declares* its own names with a card (the
 settings class and the words the UI shows, all torch-free) and the module that implements each
 (`declare`), so the UI is built from `card(name)` before torch is imported; `get(name)` imports
-that module when the class is first needed. Asking for an unknown name raises `UnknownName`,
+that module when the class is first needed (under one lock: two threads asking first for two names
+must not import the same modules at once), and the module's `register` decorator adds the class.
+The declaration is a second place that names each class; a test imports every module of both roles
+and checks that the two agree (tests/backends/test_registry.py). Asking for an unknown name raises `UnknownName`,
 whose message lists the known names and the closest match. Registration checks that the class
 is a subclass of the role's base and remembers where each name came from (this project, or the
 installed distribution that provides it); a name registered twice is an error naming both
@@ -14,6 +17,10 @@ project (docs/PLUGINS.md):
     >>> from backends.decoders import DECODERS
     >>> DECODERS.origin("args")
     'decoder-playground'
+    >>> DECODERS.card("prs").needs_reward, DECODERS.card("prs").Config.__name__
+    (True, 'PrsConfig')
+    >>> DECODERS.get("prs").Config is DECODERS.card("prs").Config  # the class received its card
+    True
 """
 
 from __future__ import annotations
@@ -23,12 +30,14 @@ import difflib
 import importlib
 import importlib.metadata as metadata
 import pkgutil
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Generic, TypeVar
 
-T = TypeVar("T")
-C = TypeVar("C")
+T = TypeVar("T")  # what is registered (a class)
+C = TypeVar("C")  # what is declared about it before its module is imported (a card)
 PROJECT = "decoder-playground"  # the origin of everything this repository registers itself
+_IMPORTING = threading.RLock()  # one lazy import at a time, across every registry
 
 
 class UnknownName(KeyError):
@@ -48,7 +57,7 @@ class PluginError(RuntimeError):
     """A plugin that cannot be registered: not the role's base class, a name clash, or an import error."""
 
 
-class Registry(Generic[T]):
+class Registry(Generic[T, C]):
     """A named collection of classes; `register` is used as a class decorator.
 
     `base`: every registered class must subclass it; a "package.module:Class" string is imported when
@@ -62,7 +71,7 @@ class Registry(Generic[T]):
         self.group = group
         self._items: dict[str, T] = {}
         self._origins: dict[str, str] = {}
-        self._declared: dict[str, tuple[str, object]] = {}  # name -> ("module:Class", card)
+        self._declared: dict[str, tuple[str, C]] = {}  # name -> ("module:Class", card)
         self._loaded = False
 
     def base_class(self) -> type | None:
@@ -83,7 +92,7 @@ class Registry(Generic[T]):
         self._declared[name] = (target, card)
         return card
 
-    def card(self, name: str) -> object:
+    def card(self, name: str) -> C | T:
         """What the UI and the checks read of `name` without importing its implementation: the
         declared card, or, for a plugin (which declares nothing), its class (same attributes)."""
         if name in self._declared:
@@ -120,8 +129,10 @@ class Registry(Generic[T]):
     def load_plugins(self) -> list[str]:
         """Register the classes of every installed distribution's entry points in `group` (once).
 
-        Called by the first `get`, `names` or `in`, not at import: a plugin imports this project's
-        packages, which are complete by the time anyone asks for a name.
+        Called by the first `names`, or the first look-up of a name this project does not declare,
+        not at import: a plugin imports this project's packages, which are complete by then. (A
+        plugin that takes a declared name is reported then too; the app and the CLI list the names
+        at start.)
 
         An entry point is `name = package.module:Class`; its name becomes the registry name and
         its distribution the origin. Returns the names added. A plugin that fails to import or
@@ -153,7 +164,8 @@ class Registry(Generic[T]):
         """The class of `name`; a declared one's module is imported on the first call."""
         if name in self._declared and name not in self._items:
             module = self._declared[name][0].partition(":")[0]
-            importlib.import_module(module)  # its `register` decorator adds the class
+            with _IMPORTING:
+                importlib.import_module(module)  # its `register` decorator adds the class
             if name not in self._items:
                 raise PluginError(f"{self.kind} {name!r} is declared in {module}, which did not register it")
         if name not in self._items:
@@ -162,6 +174,13 @@ class Registry(Generic[T]):
             return self._items[name]
         except KeyError:
             raise UnknownName(self.kind, name, self.names()) from None
+
+    def import_declared(self) -> None:
+        """Import every declared name's module now (what `get` does on a first look-up), so that
+        threads started later find them imported. A no-op once done."""
+        for name in self._declared:
+            if name not in self._items:
+                self.get(name)
 
     def names(self) -> list[str]:
         self.load_plugins()

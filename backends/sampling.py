@@ -1,7 +1,8 @@
 """Pure functions on next-token scores: penalties, truncation, drawing, and step statistics.
 
 Every function returns new tensors and never edits its inputs. Scores are (B, V) with -inf for
-tokens outside the support. Nothing here knows about models, caches or decoders.
+tokens outside the support. Nothing here knows about models, caches or decoders (the settings it reads,
+`SamplingParams`, are declared with the decoders' cards, in `backends/decoders/configs.py`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from backends.decoders.configs import DECODERS
 
 @DECODERS.register("args")
 class Args(TokenwiseDecoder):
-
     def greedy(self) -> bool:
         return self.config.mode == "greedy"
 

@@ -18,7 +18,6 @@ from backends.rewards.base import WeightedPrefixScorer
 
 @DECODERS.register("arm")
 class Arm(Rad):
-
     def make_scorer(self, ctx: DecodeContext) -> WeightedPrefixScorer:
         heads = dict(ctx.preset.arm_models) if ctx.preset is not None else {}
         scorers = {}

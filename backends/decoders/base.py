@@ -1,4 +1,4 @@
-"""The decoder contract: requests, the per-run context, and the token-by-token loop.
+"""The decoder contract: the per-run context and the token-by-token loop (requests: `request.py`).
 
 `Decoder.stream(ctx)` yields events and always ends with `Finished`. `TokenwiseDecoder` owns the
 loop (propose -> score -> select -> append -> emit) so a token-level algorithm implements only
@@ -144,7 +144,6 @@ class Decoder:
 
     def describe(self) -> dict[str, Any]:
         return {"decoder": self.name, **self.config.to_dict()}
-
 
 
 @dataclass

@@ -18,7 +18,6 @@ from backends.events import Event, Rollout
 
 @DECODERS.register("best_of_n")
 class BestOfN(Decoder):
-
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         prompt = ctx.lm.start(ctx.prompt_ids, ctx.meter)
         rows = prompt.fork(self.config.n, room=ctx.max_new_tokens)  # (N rows) the samples write in place

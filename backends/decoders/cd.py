@@ -61,7 +61,6 @@ class ControlledDecoding(ValueGuided):
 
 @DECODERS.register("cd_block")
 class BlockwiseCD(Decoder):
-
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         c, eos = self.config, ctx.lm.eos_token_id
         replay = Replay(ctx, ctx.lm.start(ctx.prompt_ids, ctx.meter), c)  # follows the kept blocks

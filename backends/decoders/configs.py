@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.config import Config, ConfigError, param
 from backends.registry import Registry
 
-DECODERS: Registry = Registry("decoder", base="backends.decoders.base:Decoder", group="decoder_playground.decoders")
+if TYPE_CHECKING:
+    from backends.decoders.base import Decoder
+
+DECODERS: Registry[type[Decoder], DecoderCard] = Registry("decoder", base="backends.decoders.base:Decoder",
+                                                          group="decoder_playground.decoders")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class SamplingParams(Config):
 class SamplingConfig(SamplingParams):
     pass
 
+
 DECODERS.declare("sampling", "backends.decoders.sampling:Sampling", DecoderCard(
     SamplingConfig,
     summary="Ancestral sampling from the base policy (temperature 0 = greedy).",
@@ -61,6 +66,7 @@ class ArgsConfig(Config):
                           "paper's w = 1-1.5 multiplies the raw logit (set the reward's output=raw)")
     mode: str = param("greedy", choices=("greedy", "sample"), help="Take the best score, or sample softmax(score/T)")
     temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Temperature of the sample mode")
+
 
 DECODERS.declare("args", "backends.decoders.args:Args", DecoderCard(
     ArgsConfig,
@@ -78,6 +84,7 @@ class RadConfig(Config):
     inverse: bool = param(False, help="Steer away from the reward (use 1 - r)")
     temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Sampling temperature")
 
+
 DECODERS.declare("rad", "backends.decoders.rad:Rad", DecoderCard(
     RadConfig,
     summary="RAD: top-k logits + beta * clamp(reward, 0, 1), sampled.",
@@ -90,6 +97,7 @@ class ArmConfig(RadConfig):
     beta: float = param(10.0, low=0.0, high=1000.0, step=0.5,
                         help="beta on the ARM head's reward, a sigmoid in 0..1 (paper: 10)")
 
+
 DECODERS.declare("arm", "backends.decoders.arm:Arm", DecoderCard(
     ArmConfig,
     summary="ARM: RAD with a low-rank reward head, one reward-model call per token.",
@@ -100,6 +108,7 @@ DECODERS.declare("arm", "backends.decoders.arm:Arm", DecoderCard(
 @dataclass(frozen=True)
 class BestOfNConfig(SamplingParams):
     n: int = param(4, low=1, high=256, help="Number of samples drawn; the best by reward is kept")
+
 
 DECODERS.declare("best_of_n", "backends.decoders.best_of_n:BestOfN", DecoderCard(
     BestOfNConfig,
@@ -120,6 +129,7 @@ class CdConfig(Config):
     mode: str = param("greedy", choices=("greedy", "sample"), help="Take the best score, or sample it")
     temperature: float = param(1.0, low=0.01, high=5.0, step=0.05, help="Temperature of the sample mode")
 
+
 DECODERS.declare("cd", "backends.decoders.cd:ControlledDecoding", DecoderCard(
     CdConfig,
     summary="CD: log p_base + lambda * Q, Q from base-policy rollouts of each top-k candidate.",
@@ -132,6 +142,7 @@ class CdBlockConfig(SamplingParams):
     blocks: int = param(4, low=1, high=64, help="K: blocks drawn from the base policy at each round")
     block_len: int = param(8, low=1, high=1024, help="M: tokens per block (the whole answer = best-of-K)")
     temperature: float = param(1.0, low=0.0, high=5.0, step=0.05, help="Sampling temperature of the blocks")
+
 
 DECODERS.declare("cd_block", "backends.decoders.cd:BlockwiseCD", DecoderCard(
     CdBlockConfig,
@@ -161,6 +172,7 @@ class TqConfig(CdConfig):
             raise ConfigError("tqstar.baseline_reward", self.baseline_reward,
                               "indirect transfer needs the reward the baseline is aligned to, e.g. politeness")
 
+
 DECODERS.declare("tqstar", "backends.decoders.tqstar:TransferQStar", DecoderCard(
     TqConfig,
     summary="TQ*: log p_base + alpha * Q, Q from an aligned baseline's rollouts.",
@@ -180,20 +192,12 @@ class DealConfig(Config):
         if len(self.instruction) > 1000:
             raise ConfigError("deal.instruction", self.instruction[:30] + "...", "at most 1000 characters")
 
+
 DECODERS.declare("deal", "backends.decoders.deal:Deal", DecoderCard(
     DealConfig,
     summary="DeAL: greedy lookahead of each top-k candidate, scored by log P + lambda * heuristic.",
     paper="Huang et al., arXiv 2402.06147",
     needs_reward=True))
-
-
-# PRS's requests. REVISE is the paper's revision prompt (x, z, y0 and the feedback); the zoo policy
-# learnt FEEDBACK and REVISE_SHORT (backends/zoo/corpus.py holds the same strings), which `revision`
-# selects. Neither is ever swapped silently: a prompt too long is cut from the front, with a Note.
-FEEDBACK = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
-REVISE = "{x} {z} Improve this answer: {y} Feedback: {f}"
-REVISE_SHORT = "{x} {z} Feedback: {f}"
-REVISIONS = {"answer": REVISE, "feedback": REVISE_SHORT}
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ class PrsConfig(SamplingParams):
     n1: int = param(4, low=0, high=256, help="Revisions per refinement round")
     depth: int = param(1, low=1, high=4, help="Refinement rounds (feedback + revisions)")
     feedback_tokens: int = param(24, low=1, high=256, help="Longest feedback the policy writes")
-    revision: str = param("answer", choices=tuple(REVISIONS),
+    revision: str = param("answer", choices=("answer", "feedback"),  # prs.REVISIONS' keys
                           help="Revision prompt: 'answer' quotes y0 and the feedback (the paper's); "
                                "'feedback' gives only the feedback (what the zoo policy learnt)")
 
@@ -212,6 +216,7 @@ class PrsConfig(SamplingParams):
             raise ConfigError("prs.preference", self.preference, "is empty; state the preference in words")
         if len(self.preference) > 1000:
             raise ConfigError("prs.preference", self.preference[:30] + "...", "at most 1000 characters")
+
 
 DECODERS.declare("prs", "backends.decoders.prs:Prs", DecoderCard(
     PrsConfig,

@@ -31,7 +31,6 @@ class DealRun(Run):
 
 @DECODERS.register("deal")
 class Deal(TokenwiseDecoder):
-
     def greedy(self) -> bool:
         return True
 

@@ -15,16 +15,23 @@ from collections.abc import Iterator
 
 from backends.config import ConfigError
 from backends.decoders.base import DecodeContext, Decoder
-from backends.decoders.configs import DECODERS, FEEDBACK, REVISIONS, SamplingParams
+from backends.decoders.configs import DECODERS, SamplingParams
 from backends.decoders.rollouts import sample_batch
 from backends.decoders.sequence import Replay, score_texts, stop_reason
 from backends.events import Event, Note, Rollout
 from backends.presets import format_prompt
 
+# PRS's requests. REVISE is the paper's revision prompt (x, z, y0 and the feedback); the zoo policy
+# learnt FEEDBACK and REVISE_SHORT (backends/zoo/corpus.py holds the same strings), which `revision`
+# selects. Neither is ever swapped silently: a prompt too long is cut from the front, with a Note.
+FEEDBACK = "Give feedback on this answer to '{x}' with respect to '{z}': {y}"
+REVISE = "{x} {z} Improve this answer: {y} Feedback: {f}"
+REVISE_SHORT = "{x} {z} Feedback: {f}"
+REVISIONS = {"answer": REVISE, "feedback": REVISE_SHORT}  # by PrsConfig.revision
+
 
 @DECODERS.register("prs")
 class Prs(Decoder):
-
     def stream(self, ctx: DecodeContext) -> Iterator[Event]:
         c, x, z = self.config, ctx.request.prompt, self.config.preference.strip()
         pool: list[tuple] = []  # (reward, parts, answer ids, conditioning ids, round, index)

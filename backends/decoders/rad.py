@@ -17,7 +17,6 @@ from backends.decoders.configs import DECODERS
 
 @DECODERS.register("rad")
 class Rad(TokenwiseDecoder):
-
     def scores(self, ctx: DecodeContext, run: Run, logp: torch.Tensor) -> Scores:
         c = self.config
         logits = run.policy.logits()[0]  # (V,)

@@ -15,7 +15,6 @@ from backends.sampling import process
 
 @DECODERS.register("sampling")
 class Sampling(TokenwiseDecoder):
-
     def greedy(self) -> bool:
         return self.config.temperature == 0
 

@@ -33,7 +33,6 @@ class TqRun(Run):
 
 @DECODERS.register("tqstar")
 class TransferQStar(ValueGuided):
-
     def rollout_len(self) -> int:
         c = self.config
         return c.rollout_len or (5 if c.transfer == "indirect" else 20)

@@ -1,4 +1,4 @@
-"""The reward contract, the reward registry and the weighted mixture of rewards.
+"""The reward contract and the weighted mixture of rewards (the registry and cards: `configs.py`).
 
 A reward maps (prompt, continuations) to a tensor (N,) of scores, higher is better. Rewards
 that can score next-token candidates from a cached state (a causal reward model sharing the
@@ -97,7 +97,6 @@ class Reward:
     def prefix_scorer(self, prompt: str, prompt_ids: Sequence[int], lm: LanguageModel,
                       meter: Meter) -> PrefixScorer:
         return TextPrefixScorer(self, prompt, lm)
-
 
 
 class TextPrefixScorer:

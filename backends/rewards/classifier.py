@@ -210,7 +210,6 @@ class CachedPrefixScorer:
 class ModelReward(Reward):
     """A classifier reward whose default model comes from the preset under this reward's name."""
 
-    Config = ModelRewardConfig
     uses_model = True
 
     def __init__(self, config: ModelRewardConfig, ctx: RewardContext):

@@ -15,11 +15,16 @@ import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends.config import Config, ConfigError, param
 from backends.registry import Registry
 
-REWARDS: Registry = Registry("reward", base="backends.rewards.base:Reward", group="decoder_playground.rewards")
+if TYPE_CHECKING:
+    from backends.rewards.base import Reward
+
+REWARDS: Registry[type[Reward], RewardCard] = Registry("reward", base="backends.rewards.base:Reward",
+                                                      group="decoder_playground.rewards")
 
 
 @dataclass(frozen=True)

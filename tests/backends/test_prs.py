@@ -58,3 +58,11 @@ def test_prompts_too_long_are_cut_from_the_front_with_a_note_or_refused(engine):
     assert any("feedback limited to 64 tokens" in t for t in notes)
     done = engine.generate(_req({**config, "revision": "answer"}, prompt=prompt))
     assert done.stop_reason == "error" and "would drop the answer or feedback" in done.error
+
+
+def test_the_revision_setting_offers_exactly_the_revision_prompts():
+    from backends.config import fields
+    from backends.decoders import DECODERS, prs
+
+    [revision] = [f for f in fields(DECODERS.card("prs").Config) if f.name == "revision"]
+    assert revision.choices == tuple(prs.REVISIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -125,3 +126,27 @@ def test_every_decoder_and_reward_is_declared_where_its_module_registers_it(pack
         cls, card = registry.get(name), registry.card(name)
         assert cls.name == name and cls.Config is card.Config
         assert issubclass(cls, registry.base_class())
+
+
+def test_threads_looking_up_names_for_the_first_time_all_get_their_class():
+    """A fresh interpreter, five decoders and two rewards asked for at once from seven threads: the
+    modules they share (torch, transformers, the LM state) are imported once, by one of them."""
+    code = ("import threading\n"
+            "from backends.decoders import DECODERS\n"
+            "from backends.rewards import REWARDS\n"
+            "errors = []\n"
+            "def look_up(registry, name):\n"
+            "    try:\n"
+            "        registry.get(name)\n"
+            "    except Exception as e:\n"
+            "        errors.append(repr(e))\n"
+            "asks = [(DECODERS, n) for n in ('args', 'rad', 'cd', 'sampling', 'prs')]\n"
+            "asks += [(REWARDS, n) for n in ('sentiment', 'keywords')]\n"
+            "threads = [threading.Thread(target=look_up, args=ask) for ask in asks]\n"
+            "[t.start() for t in threads]\n"
+            "[t.join() for t in threads]\n"
+            "print(errors)\n")
+    got = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                         text=True, timeout=300)
+    assert got.returncode == 0, got.stderr[-2000:]
+    assert got.stdout.strip().splitlines()[-1] == "[]"

@@ -118,7 +118,7 @@ def test_policy_held_out_loss_meets_the_bar(fresh, policy, tokenizer):
 def test_context_holds_packed_rows_and_prs_revisions(policy, tokenizer):
     """512 positions; PRS's revision request quoting a 128-token answer and its feedback still
     leaves room for 128 new tokens (so PRS never drops y0 at the preset's lengths)."""
-    from backends.decoders.configs import REVISE
+    from backends.decoders.prs import REVISE
     from backends.zoo import heldout
     from backends.zoo.corpus import format_prompt
 

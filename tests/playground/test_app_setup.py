@@ -37,11 +37,14 @@ def test_settings_from_env_locally_and_on_a_space():
 def test_the_app_builds_its_page_without_importing_torch(tmp_path):
     """Everything the page needs (presets, decoder and reward cards, the store, every tab) is built
     before the page is served; torch and transformers (about 2 s on a small CPU) only come with the
-    first model load, after it. A decoder's implementation is imported when it is first asked for."""
+    first model load, after it. No decoder's or reward's implementation is imported before it is
+    first asked for (only the torch-free `configs` and `request` modules of those packages)."""
     code = ("import sys, app\n"
             "from playground.settings import Settings\n"
             "engine, demo = app.build_app(Settings.from_env())\n"
-            "print(sorted(m for m in ('torch', 'transformers', 'backends.decoders.args') if m in sys.modules))\n"
+            "roles = ('backends.decoders.', 'backends.rewards.')\n"
+            "print(sorted(m for m in sys.modules if m in ('torch', 'transformers') or m.startswith(roles)\n"
+            "             and m.rpartition('.')[2] not in ('configs', 'request')))\n"
             "from backends.decoders import DECODERS\n"
             "print(DECODERS.get('args').__module__, DECODERS.get('args').summary == DECODERS.card('args').summary)")
     env = dict(os.environ, HF_HUB_OFFLINE="1", DATABASE_URL=f"sqlite:///{tmp_path / 'votes.db'}",
