@@ -13,7 +13,6 @@ import html
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from playground.metrics import reward_vs_kl
 from playground.runner import PanelView
@@ -58,6 +57,8 @@ def _feature_line(view: PanelView, label: str, p: int, row: int) -> go.Scatter |
 def trace_figure(views: Sequence[PanelView], labels: Sequence[str]) -> go.Figure:
     """Reward, value, KL and entropy per step, one line per panel on shared step axes; plus the
     feature distance to the base when any panel has feature traces."""
+    from plotly.subplots import make_subplots  # 0.15 s (its validators), at the first run, not with the page
+
     rows = (*TRACES, FEATURE_TRACE) if any(v.features for v in views) else TRACES
     fig = make_subplots(rows=len(rows), cols=1, shared_xaxes=True, vertical_spacing=0.28 / len(rows),
                         subplot_titles=[title for _, title in rows])
