@@ -83,15 +83,18 @@ def test_each_scenario_fills_the_form_and_runs(page, tmp_path):
 
 def test_the_scenario_row_and_the_model_notes_fit_a_phone(page, tmp_path):
     page.set_viewport_size({"width": 390, "height": 844})
-    page.click("#scenario-two-objectives")
-    page.wait_for_function("() => document.querySelector('#scenario-note').innerText.includes('What to look for')")
-    page.click("#about-model button.label-wrap")
-    assert "does *not*" not in page.locator("#about-model").inner_text()  # rendered, not raw markdown
-    assert "general chat" in page.locator("#about-model").inner_text()
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, overflow
-    _screenshot(page, tmp_path, "scenarios-390.png")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    try:  # the page is shared by this module's tests: the next one runs at laptop size whatever happens here
+        page.click("#scenario-two-objectives")
+        page.wait_for_function("() => document.querySelector('#scenario-note').innerText.includes('What to look for')")
+        page.click("#about-model button.label-wrap")
+        # the accordion opens after the click returns: wait for its text, then read it
+        page.wait_for_function("() => document.querySelector('#about-model').innerText.includes('general chat')")
+        assert "does *not*" not in page.locator("#about-model").inner_text()  # rendered, not raw markdown
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, overflow
+        _screenshot(page, tmp_path, "scenarios-390.png")
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_a_small_sweep_draws_its_points_and_offers_results_json(page, tmp_path):
