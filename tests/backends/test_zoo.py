@@ -142,8 +142,8 @@ def _on_topic(names: str, policy, tokenizer) -> tuple[float, list]:
     return rate, [(prompt, reply) for prompt, _, reply, hit in rows if not hit]
 
 
-# What the current zoo reaches (build: 0.979 and 0.900; hand-written names over five other sampling
-# seeds 0.85-0.925): a guard against regressions.
+# What the current zoo reaches (build: 0.979 over 96 replies and 0.875 over 480; hand-written names
+# in 80-reply samples 0.85-0.925 over six seeds): a guard against regressions.
 REACHED = {"generator": 0.9, "handwritten": 0.75}
 
 
@@ -153,8 +153,8 @@ def test_replies_name_the_subject_of_new_review_prompts(names, policy, tokenizer
     assert rate >= REACHED[names], (rate, misses[:3])
 
 
-HANDWRITTEN_SHORT = pytest.mark.xfail(reason="hand-written names: 0.90 in the build's sample, 0.85-0.925 over "
-                                      "other seeds, so not reliably >= 0.90 (issue 14)", strict=False)
+HANDWRITTEN_SHORT = pytest.mark.xfail(reason="hand-written names: 0.875 over the build's 480 sampled replies "
+                                      "(12 per name), so below the 0.90 bar (issue 14)", strict=False)
 
 
 @pytest.mark.parametrize("names", ["generator", pytest.param("handwritten", marks=HANDWRITTEN_SHORT)])

@@ -90,3 +90,19 @@ def test_a_damaged_zoo_model_names_the_id_the_file_and_the_check_command(damaged
     assert f"could not load model 'zoo:{name}': its file" in message
     assert f"{name}/model.safetensors differs from the manifest's sha256" in message
     assert "`python -m backends.zoo check`" in message and f"--only {name} --force" in message
+
+
+def test_a_missed_quality_bar_is_named_apart_from_damage():
+    from backends.zoo.check import bar_report, table
+
+    def manifest(handwritten: float) -> dict:
+        metrics = {"on_topic_generator": 0.98, "on_topic_handwritten": handwritten}
+        return {"stages": {"on-topic": {"metrics": {**metrics, "bars": bar_report(metrics)}, "wall_s": 1.0}},
+                "build_wall_s": 1.0, "build_budget_s": 10.0, "total_bytes": 1000}
+
+    report, ok = table(manifest(0.875), {})
+    assert not ok
+    assert report.splitlines()[-1] == ("quality bars missed: on-topic/on_topic_handwritten "
+                                       "(what the models measure, not damaged files)")
+    report, ok = table(manifest(0.93), {})
+    assert ok and "missed" not in report
