@@ -10,7 +10,7 @@ the preset's default reward unless a section says otherwise):
   weights   ARGS at reward weights (1, 0), (0.5, 0.5), (0, 1) of the preset's two default objectives:
             both rewards move monotonically, each by >= 0.2 end to end
   transfer  CD against TQ* (direct, and indirect on the `-indirect` preset) at k = 10, L = 8, weight 5:
-            TQ* >= CD (indirect reported as measured)
+            TQ* >= CD (indirect reported as measured), and TQ*'s paired win rate over CD per prompt
   prs       PRS at N0 = N1 = 4 against best-of-N at N = 8: PRS >= best-of-N
   deal      greedy against DeAL on held-out keyword prompts, reward `keywords` (coverage): DeAL >= greedy + 0.15
 Prompts: assets/prompts/heldout_reviews.jsonl and heldout_keywords.jsonl (`python -m backends.zoo.heldout
@@ -50,16 +50,18 @@ class Claims:
             raise SystemExit(f"preset {preset!r} has no default reward to measure against")
 
     def run(self, name: str, specs: Sequence[str], prompts: Path = REVIEWS, rewards: dict | None = None,
-            preset: str | None = None) -> dict[str, dict]:
-        """label -> {"reward": mean, part: mean, ...} of each decoder spec over the prompts."""
+            preset: str | None = None, compare: tuple[str, str] | None = None) -> dict[str, dict]:
+        """label -> {"reward": mean, part: mean, ...} of each decoder spec over the prompts; with
+        `compare` (label A, label B), also "compare": the evaluator's paired win rate of A over B."""
         t0 = time.perf_counter()
         res = api.evaluate(prompts, list(specs), self.out / name, on=self.engine, quiet=True, embedder="none",
                            rewards=rewards or self.rewards, preset=preset or self.preset, limit=self.limit,
-                           max_new_tokens=self.max_new)
+                           max_new_tokens=self.max_new, **({"compare": compare} if compare else {}))
         print(f"  [{name}: {len(specs)} decoders x {self.limit} prompts in {time.perf_counter() - t0:.0f} s]",
               flush=True)
-        return {d["label"]: {"reward": d["metrics"]["reward"]["mean"],
-                             **{k: v["mean"] for k, v in d.get("reward_parts", {}).items()}} for d in res["decoders"]}
+        got = {d["label"]: {"reward": d["metrics"]["reward"]["mean"],
+                            **{k: v["mean"] for k, v in d.get("reward_parts", {}).items()}} for d in res["decoders"]}
+        return {**got, "compare": res["comparisons"][0]} if compare else got
 
     def defaults(self) -> list[list]:
         got = self.run("defaults", ["sampling", *GUIDED])
@@ -89,14 +91,19 @@ class Claims:
 
     def transfer(self) -> list[list]:
         shared = "k=10,rollout_len=8,lam=5"
-        got = self.run("transfer-direct", [f"cd:{shared}", f"tqstar:{shared}"])
+        got = self.run("transfer-direct", [f"cd:{shared}", f"tqstar:{shared}"],
+                       compare=(f"tqstar:{shared}", f"cd:{shared}"))
         cd, direct = got[f"cd:{shared}"]["reward"], got[f"tqstar:{shared}"]["reward"]
+        win = got["compare"]  # per prompt, on the same reward: how much of the mean gap is a few prompts
         indirect_preset = f"{self.preset}-indirect"  # its baseline is aligned to politeness
         spec = f"tqstar:{shared},transfer=indirect,baseline_reward=politeness"
         indirect = (self.run("transfer-indirect", [spec], preset=indirect_preset)[spec]["reward"]
                     if indirect_preset in self.engine.presets else None)
         rows = [["cd", f"{cd:.3f}", "", "", ""], ["tqstar direct", f"{direct:.3f}", f"{direct - cd:+.3f}",
-                                                 ">= cd", _ok(direct >= cd)]]
+                                                 ">= cd", _ok(direct >= cd)],
+                ["tqstar direct: paired win rate over cd (95% interval over prompts; wins/ties/losses)",
+                 f"{win['win_rate']:.2f} ({win['lo']:.2f}-{win['hi']:.2f})",
+                 f"{win['wins']}/{win['ties']}/{win['losses']}", "(reported)", ""]]
         if indirect is not None:
             rows.append(["tqstar indirect", f"{indirect:.3f}", f"{indirect - cd:+.3f}", "(reported)", ""])
         return rows
