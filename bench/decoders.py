@@ -54,7 +54,7 @@ SETTINGS = {  # benchmark settings per decoder: the papers' shapes, sized for a 
     "cd": "cd:k=5,rollout_len=8",
     "cd_block": "cd_block:blocks=4,block_len=8",
     "tqstar": "tqstar:k=5,rollout_len=8",
-    "deal": "deal:k=5,lookahead=8",
+    "deal": "deal:k=5,lookahead=8,lam=5",  # the registry's defaults, not the embedded preset's
     "prs": "prs:preference=Be enthusiastic, detailed and polite.,n0=2,n1=2",
 }
 
@@ -218,7 +218,7 @@ def make_engine(args: argparse.Namespace) -> Engine:
 
 
 PROFILE = ("sampling", "args:w=3", "rad:beta=10", "arm:beta=10", "cd:k=5,rollout_len=8", "tqstar:k=5,rollout_len=8",
-           "deal:k=5,lookahead=8")
+           "deal:k=5,lookahead=8,lam=5")
 BARS = {"sampling": 1.15, "args": 1.15, "rad": 1.15, "arm": 1.15, "cd": 1.3, "tqstar": 1.3, "deal": 1.3}
 TIMING_EOS = "\u0101"  # byte 0x01's symbol: in the zoo's vocabulary, never in its text
 
