@@ -217,8 +217,7 @@ def make_engine(args: argparse.Namespace) -> Engine:
     return Engine(device=args.device, presets=presets)
 
 
-PROFILE = ("sampling", "args:w=3", "rad:beta=10", "arm:beta=10", "cd:k=5,rollout_len=8", "tqstar:k=5,rollout_len=8",
-           "deal:k=5,lookahead=8,lam=5")
+PROFILE = tuple(SETTINGS[name] for name in ("sampling", "args", "rad", "arm", "cd", "tqstar", "deal"))
 BARS = {"sampling": 1.15, "args": 1.15, "rad": 1.15, "arm": 1.15, "cd": 1.3, "tqstar": 1.3, "deal": 1.3}
 TIMING_EOS = "\u0101"  # byte 0x01's symbol: in the zoo's vocabulary, never in its text
 

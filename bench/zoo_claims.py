@@ -49,19 +49,20 @@ class Claims:
         if not self.rewards:
             raise SystemExit(f"preset {preset!r} has no default reward to measure against")
 
-    def run(self, name: str, specs: Sequence[str], prompts: Path = REVIEWS, rewards: dict | None = None,
-            preset: str | None = None, compare: tuple[str, str] | None = None) -> dict[str, dict]:
-        """label -> {"reward": mean, part: mean, ...} of each decoder spec over the prompts; with
-        `compare` (label A, label B), also "compare": the evaluator's paired win rate of A over B."""
+    def evaluate(self, name: str, specs: Sequence[str], prompts: Path = REVIEWS, rewards: dict | None = None,
+                 preset: str | None = None, **options) -> dict:
+        """The evaluator's results.json for the decoder specs over the prompts (`options`: its other flags)."""
         t0 = time.perf_counter()
         res = api.evaluate(prompts, list(specs), self.out / name, on=self.engine, quiet=True, embedder="none",
                            rewards=rewards or self.rewards, preset=preset or self.preset, limit=self.limit,
-                           max_new_tokens=self.max_new, **({"compare": compare} if compare else {}))
+                           max_new_tokens=self.max_new, **options)
         print(f"  [{name}: {len(specs)} decoders x {self.limit} prompts in {time.perf_counter() - t0:.0f} s]",
               flush=True)
-        got = {d["label"]: {"reward": d["metrics"]["reward"]["mean"],
-                            **{k: v["mean"] for k, v in d.get("reward_parts", {}).items()}} for d in res["decoders"]}
-        return {**got, "compare": res["comparisons"][0]} if compare else got
+        return res
+
+    def run(self, name: str, specs: Sequence[str], **kwargs) -> dict[str, dict]:
+        """label -> {"reward": mean, part: mean, ...} of each decoder spec (arguments as `evaluate`)."""
+        return means(self.evaluate(name, specs, **kwargs))
 
     def defaults(self) -> list[list]:
         got = self.run("defaults", ["sampling", *GUIDED])
@@ -91,10 +92,10 @@ class Claims:
 
     def transfer(self) -> list[list]:
         shared = "k=10,rollout_len=8,lam=5"
-        got = self.run("transfer-direct", [f"cd:{shared}", f"tqstar:{shared}"],
-                       compare=(f"tqstar:{shared}", f"cd:{shared}"))
+        res = self.evaluate("transfer-direct", [f"cd:{shared}", f"tqstar:{shared}"],
+                            compare=(f"tqstar:{shared}", f"cd:{shared}"))
+        got, win = means(res), res["comparisons"][0]  # win: per prompt, how much of the mean gap is a few prompts
         cd, direct = got[f"cd:{shared}"]["reward"], got[f"tqstar:{shared}"]["reward"]
-        win = got["compare"]  # per prompt, on the same reward: how much of the mean gap is a few prompts
         indirect_preset = f"{self.preset}-indirect"  # its baseline is aligned to politeness
         spec = f"tqstar:{shared},transfer=indirect,baseline_reward=politeness"
         indirect = (self.run("transfer-indirect", [spec], preset=indirect_preset)[spec]["reward"]
@@ -119,6 +120,12 @@ class Claims:
         greedy, deal = got["sampling:temperature=0"]["reward"], got["deal"]["reward"]
         return [["greedy", f"{greedy:.3f}", "", "", ""],
                 ["deal (defaults)", f"{deal:.3f}", f"{deal - greedy:+.3f}", ">= +0.15", _ok(deal - greedy >= 0.15)]]
+
+
+def means(res: dict) -> dict[str, dict]:
+    """label -> {"reward": mean, part: mean, ...} from the evaluator's results."""
+    return {d["label"]: {"reward": d["metrics"]["reward"]["mean"],
+                         **{k: v["mean"] for k, v in d.get("reward_parts", {}).items()}} for d in res["decoders"]}
 
 
 def _ok(flag: bool) -> str:

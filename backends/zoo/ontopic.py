@@ -21,8 +21,8 @@ from backends.zoo.tokenizer import load_tokenizer
 @dataclass(frozen=True)
 class OnTopicConfig:
     n_generator: int = field(default=96, metadata={"help": "review prompts with generator names"})
-    # 12 replies to each of the 40 hand-written prompts (480): with 2 (80 replies) the rate moved by
-    # 0.86-0.94 between sampling seeds, too much to tell a policy at 0.88 from one at 0.93.
+    # 12 replies to each of the 40 hand-written prompts (480): with 2 (80 replies) the rate moved by up to
+    # 0.04 either way between sampling seeds, too much to tell a policy at 0.88 from one at 0.93.
     samples_handwritten: int = field(default=12, metadata={"help": "replies per hand-written prompt"})
     sampling: EvalConfig = field(default_factory=lambda: EvalConfig(max_new_tokens=48, temperature=0.8,
                                                                    sample_seed=7))
