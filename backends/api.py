@@ -120,7 +120,8 @@ def evaluate(prompts: str | Path | Sequence[str], decoders: Sequence[str], out: 
     `prompts`: a prompt file, or the prompts themselves. `decoders`: specs as on the command line
     (`"args:w=3,k=5"`). `out`: the run's folder (default: a temporary one; an existing run there
     resumes). `options`: the command's other options by their Python names, e.g.
-    `rewards={"sentiment": 1}`, `samples=2`, `limit=8`, `max_new_tokens=32`, `embedder="none"`.
+    `rewards={"sentiment": 1}`, `samples=2`, `limit=8`, `max_new_tokens=32`, `embedder="none"`,
+    `compare=("args:w=3", "sampling")` or a list of such pairs.
     A bad argument raises `UsageError` (or `ConfigError`, `UnknownName`) with the command line's
     message. `quiet`: do not print the tables. An interrupted run returns results with
     `res["run"]["complete"]` False; calling again with the same `out` continues it.
@@ -145,13 +146,17 @@ def evaluate(prompts: str | Path | Sequence[str], decoders: Sequence[str], out: 
 
 
 def _flags(options: Mapping[str, Any]) -> list[str]:
-    """Python keyword options as the command line's flags (dicts become NAME=VALUE repeats)."""
+    """Python keyword options as the command line's flags (dicts become NAME=VALUE repeats, a list of
+    pairs one flag per pair)."""
     argv = []
     for key, value in options.items():
         flag = "--" + {"rewards": "reward", "reward_settings": "reward-set"}.get(key, key).replace("_", "-")
         if isinstance(value, Mapping):
             for name, v in value.items():
                 argv += [flag, f"{name}={v}"]
+        elif isinstance(value, list | tuple) and value and all(isinstance(v, list | tuple) for v in value):
+            for item in value:  # compare=[(a, b), (c, d)]: the flag once per pair
+                argv += [flag, *map(str, item)]
         elif isinstance(value, list | tuple):
             argv += [flag, *map(str, value)]
         else:

@@ -10,7 +10,8 @@ the preset's default reward unless a section says otherwise):
   weights   ARGS at reward weights (1, 0), (0.5, 0.5), (0, 1) of the preset's two default objectives:
             both rewards move monotonically, each by >= 0.2 end to end
   transfer  CD against TQ* (direct, and indirect on the `-indirect` preset) at k = 10, L = 8, weight 5:
-            TQ* >= CD (indirect reported as measured), and TQ*'s paired win rate over CD per prompt
+            TQ* >= CD (indirect reported as measured), and TQ*'s paired win rate over CD per prompt; then
+            CD with greedy rollouts like TQ*'s (reported: the rollout model is the only difference left)
   prs       PRS at N0 = N1 = 4 against best-of-N at N = 8: PRS >= best-of-N
   deal      greedy against DeAL on held-out keyword prompts, reward `keywords` (coverage): DeAL >= greedy + 0.15
 Prompts: assets/prompts/heldout_reviews.jsonl and heldout_keywords.jsonl (`python -m backends.zoo.heldout
@@ -92,21 +93,28 @@ class Claims:
 
     def transfer(self) -> list[list]:
         shared = "k=10,rollout_len=8,lam=5"
-        res = self.evaluate("transfer-direct", [f"cd:{shared}", f"tqstar:{shared}"],
-                            compare=(f"tqstar:{shared}", f"cd:{shared}"))
-        got, win = means(res), res["comparisons"][0]  # win: per prompt, how much of the mean gap is a few prompts
-        cd, direct = got[f"cd:{shared}"]["reward"], got[f"tqstar:{shared}"]["reward"]
+        cd, tq = f"cd:{shared}", f"tqstar:{shared}"
+        # CD samples its rollouts (Q of the base policy, Mudgal et al.), TQ* rolls out greedily (the official
+        # code): the same CD with greedy rollouts leaves the rollout model as the only difference.
+        cd_greedy = f"{cd},rollout_temperature=0"
+        res = self.evaluate("transfer-direct", [cd, cd_greedy, tq], compare=[(tq, cd), (tq, cd_greedy)])
+        got = means(res)
+        wins = {c["b"]: c for c in res["comparisons"]}  # per prompt: how much of a mean gap is a few prompts
+        base, direct = got[cd]["reward"], got[tq]["reward"]
         indirect_preset = f"{self.preset}-indirect"  # its baseline is aligned to politeness
-        spec = f"tqstar:{shared},transfer=indirect,baseline_reward=politeness"
+        spec = f"{tq},transfer=indirect,baseline_reward=politeness"
         indirect = (self.run("transfer-indirect", [spec], preset=indirect_preset)[spec]["reward"]
                     if indirect_preset in self.engine.presets else None)
-        rows = [["cd", f"{cd:.3f}", "", "", ""], ["tqstar direct", f"{direct:.3f}", f"{direct - cd:+.3f}",
-                                                 ">= cd", _ok(direct >= cd)],
-                ["tqstar direct: paired win rate over cd (95% interval over prompts; wins/ties/losses)",
-                 f"{win['win_rate']:.2f} ({win['lo']:.2f}-{win['hi']:.2f})",
-                 f"{win['wins']}/{win['ties']}/{win['losses']}", "(reported)", ""]]
+        rows = [["cd", f"{base:.3f}", "", "", ""],
+                ["tqstar direct", f"{direct:.3f}", f"{direct - base:+.3f}", ">= cd", _ok(direct >= base)],
+                _win_row("tqstar direct: paired win rate over cd", wins[cd])]
         if indirect is not None:
-            rows.append(["tqstar indirect", f"{indirect:.3f}", f"{indirect - cd:+.3f}", "(reported)", ""])
+            rows.append(["tqstar indirect", f"{indirect:.3f}", f"{indirect - base:+.3f}", "(reported)", ""])
+        greedy = got[cd_greedy]["reward"]
+        rows += [["cd with greedy rollouts (TQ*'s scheme: only the rollout model differs)", f"{greedy:.3f}",
+                  f"{greedy - base:+.3f}", "(reported)", ""],
+                 ["tqstar direct against it", f"{direct:.3f}", f"{direct - greedy:+.3f}", "(reported)", ""],
+                 _win_row("tqstar direct: paired win rate over cd with greedy rollouts", wins[cd_greedy])]
         return rows
 
     def prs(self) -> list[list]:
@@ -126,6 +134,12 @@ def means(res: dict) -> dict[str, dict]:
     """label -> {"reward": mean, part: mean, ...} from the evaluator's results."""
     return {d["label"]: {"reward": d["metrics"]["reward"]["mean"],
                          **{k: v["mean"] for k, v in d.get("reward_parts", {}).items()}} for d in res["decoders"]}
+
+
+def _win_row(label: str, win: dict) -> list:
+    return [f"{label} (95% interval over prompts; wins/ties/losses)",
+            f"{win['win_rate']:.2f} ({win['lo']:.2f}-{win['hi']:.2f})", f"{win['wins']}/{win['ties']}/{win['losses']}",
+            "(reported)", ""]
 
 
 def _ok(flag: bool) -> str:

@@ -141,6 +141,19 @@ def test_sweep_draws_a_trade_off_curve(inputs, engine, tmp_path, capsys):
     assert "== sweep args over w: reward vs KL" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("pairs", [("args:w=2,k=4", "sampling"),
+                                   [("args:w=2,k=4", "sampling"), ("args:w=2,k=4", "args:w=0,k=4")]])
+def test_the_api_compares_one_pair_or_several(inputs, engine, tmp_path, pairs):
+    from backends import api
+
+    res = api.evaluate(inputs["prompts"], ["sampling", "args:w=2,k=4", "args:w=0,k=4"], tmp_path, on=engine,
+                       quiet=True, preset_file=inputs["preset"], embedder=inputs["embedder"],
+                       rewards={"sentiment": 1}, max_new_tokens=3, limit=2, compare=pairs)
+    expected = [pairs] if isinstance(pairs, tuple) else pairs
+    assert [(c["a"], c["b"]) for c in res["comparisons"]] == expected
+    assert all(c["wins"] + c["ties"] + c["losses"] == 2 for c in res["comparisons"])
+
+
 def test_interrupted_run_keeps_valid_output_and_resumes(inputs, engine, tmp_path, capsys):
     args = argv(inputs, tmp_path, "--decoder", "sampling", "--decoder", "rad:k=4", "--samples", "2")
 

@@ -39,6 +39,9 @@ def test_the_comparisons_are_fair_where_the_issue_asks():
     cd, direct, indirect = by_name["cd-vs-tqstar"].panels
     assert {(p.config["k"], p.config["rollout_len"], p.config["lam"]) for p in (cd, direct, indirect)} == {(10, 8, 5.0)}
     assert (direct.config.get("transfer", "direct"), indirect.config["transfer"]) == ("direct", "indirect")
+    # the same rollout scheme too (CD samples by default, TQ* is greedy): only the rollout model differs
+    assert {p.config.get("rollout_temperature", DECODERS.card(p.decoder).Config().rollout_temperature)
+            for p in (cd, direct, indirect)} == {0.0}
     bon, prs = by_name["bon-vs-prs"].panels
     assert bon.config["n"] == prs.config["n0"] + prs.config["n1"] == 8
     weights = [p.weights for p in by_name["two-objectives"].panels]
