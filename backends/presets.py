@@ -68,15 +68,18 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         # a name the corpus never used: the zoo copies what a prompt names (issue 14)
         example_prompt="Write a review of the film The Frozen Signal.",
         max_new_tokens=64,
-        decoder_defaults={"args": {"w": 5.0}, "rad": {"beta": 30.0}, "arm": {"beta": 50.0}, "tqstar": {"lam": 5.0},
-                          "deal": {"k": 10, "lam": 15.0}},
+        decoder_defaults={"args": {"w": 5.0}, "rad": {"beta": 30.0}, "arm": {"beta": 50.0}, "cd": {"lam": 20.0},
+                          "tqstar": {"lam": 20.0}, "deal": {"k": 10, "lam": 15.0}},
         defaults_reason="the zoo's reward models are read through a sigmoid (0..1), so a weight multiplies a "
                         "probability: ARGS's w = 5 moves tokens about as the paper's w = 1 on a raw logit; RAD "
-                        "and ARM take RAD's beta = 30 and 50 (its eval scripts and README), TQ* CD's weight 5 "
-                        "(at the papers' w = 1, beta = 10 and alpha = 1 they gain 0.00 to 0.11 over sampling "
-                        "on held-out prompts here); DeAL looks at 10 candidates with lambda = 15, since keyword "
-                        "coverage is a fraction too (at k = 5, lambda = 5 it gained +0.14 coverage over greedy "
-                        "on new keyword prompts, at k = 10, lambda = 15 +0.22)",
+                        "and ARM take RAD's beta = 30 and 50 (its eval scripts and README; at the papers' w = 1, "
+                        "beta = 10 and alpha = 1 they gain 0.00 to 0.11 over sampling on held-out prompts here); "
+                        "CD and TQ* weigh Q, a mean probability, by 20: the aligned baseline's greedy rollouts "
+                        "spread the candidates' Q less than the base's, so at 5 TQ* barely steers and trails CD, "
+                        "at 20 both gain more and TQ* leads CD under either rollout scheme on new prompts; DeAL "
+                        "looks at 10 candidates with lambda = 15, since keyword coverage is a fraction too (at "
+                        "k = 5, lambda = 5 it gained +0.14 coverage over greedy on new keyword prompts, at "
+                        "k = 10, lambda = 15 +0.22)",
     ),
     Preset(
         name="gpt2-imdb",
