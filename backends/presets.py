@@ -68,10 +68,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
         # a name the corpus never used: the zoo copies what a prompt names (issue 14)
         example_prompt="Write a review of the film The Frozen Signal.",
         max_new_tokens=64,
-        decoder_defaults={"args": {"w": 5.0}, "rad": {"beta": 30.0}, "arm": {"beta": 50.0}, "cd": {"lam": 20.0},
+        decoder_defaults={"args": {"w": 8.0}, "rad": {"beta": 30.0}, "arm": {"beta": 50.0}, "cd": {"lam": 20.0},
                           "tqstar": {"lam": 20.0}, "deal": {"k": 10, "lam": 15.0}},
         defaults_reason="the zoo's reward models are read through a sigmoid (0..1), so a weight multiplies a "
-                        "probability: ARGS's w = 5 moves tokens about as the paper's w = 1 on a raw logit; RAD "
+                        "probability: ARGS takes w = 8 (on the corpus's own prompts, where it was chosen, w = 5 "
+                        "gained +0.10 over sampling and 8, 12 and 20 all +0.21: 8 is the smallest on that plateau; "
+                        "on new prompts 5 gained +0.09); RAD "
                         "and ARM take RAD's beta = 30 and 50 (its eval scripts and README; at the papers' w = 1, "
                         "beta = 10 and alpha = 1 they gain 0.00 to 0.11 over sampling on held-out prompts here); "
                         "CD and TQ* weigh Q, a mean probability, by 20: the aligned baseline's greedy rollouts "

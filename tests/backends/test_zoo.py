@@ -137,14 +137,15 @@ def _on_topic(names: str, policy, tokenizer) -> tuple[float, list]:
     from backends.zoo.check import on_topic_rate
 
     items = heldout.generator_reviews(24, seed=99) if names == "generator" else heldout.handwritten_reviews()
+    per_prompt = 1 if names == "generator" else 4  # 160 replies: 40 move the rate by up to 0.04 between seeds
     rate, rows = on_topic_rate(policy, tokenizer, items, EvalConfig(max_new_tokens=48, temperature=0.8,
-                                                                    sample_seed=31))
+                                                                    sample_seed=31), per_prompt)
     return rate, [(prompt, reply) for prompt, _, reply, hit in rows if not hit]
 
 
-# What the current zoo reaches (build: 0.979 over 96 replies and 0.875 over 480; hand-written names
-# in 80-reply samples 0.85-0.925 over six seeds): a guard against regressions.
-REACHED = {"generator": 0.9, "handwritten": 0.75}
+# What the current zoo reaches (build: 0.969 over 96 replies and 0.919 over 480; this test's samples
+# 1.0 and 0.95): a guard against regressions.
+REACHED = {"generator": 0.9, "handwritten": 0.85}
 
 
 @pytest.mark.parametrize("names", ["generator", "handwritten"])
@@ -153,11 +154,7 @@ def test_replies_name_the_subject_of_new_review_prompts(names, policy, tokenizer
     assert rate >= REACHED[names], (rate, misses[:3])
 
 
-HANDWRITTEN_SHORT = pytest.mark.xfail(reason="hand-written names: 0.875 over the build's 480 sampled replies "
-                                      "(12 per name), so below the 0.90 bar (issue 14)", strict=False)
-
-
-@pytest.mark.parametrize("names", ["generator", pytest.param("handwritten", marks=HANDWRITTEN_SHORT)])
+@pytest.mark.parametrize("names", ["generator", "handwritten"])
 def test_replies_meet_the_on_topic_bars(names, policy, tokenizer):
     rate, misses = _on_topic(names, policy, tokenizer)
     assert passes(f"on_topic_{names}", rate), (rate, misses[:3])
