@@ -143,7 +143,7 @@ def _on_topic(names: str, policy, tokenizer) -> tuple[float, list]:
     return rate, [(prompt, reply) for prompt, _, reply, hit in rows if not hit]
 
 
-# What the current zoo reaches (build: 0.969 over 96 replies and 0.919 over 480; this test's samples
+# What the current zoo reaches (build: 0.979 over 96 replies and 0.919 over 480; this test's samples
 # 1.0 and 0.95): a guard against regressions.
 REACHED = {"generator": 0.9, "handwritten": 0.85}
 
