@@ -9,7 +9,8 @@ the preset's default reward unless a section says otherwise):
             each beats sampling by >= 0.10 (>= 0.15 for ARGS, RAD and ARM), none reaches 0.97
   weights   ARGS at reward weights (1, 0), (0.5, 0.5), (0, 1) of the preset's two default objectives:
             both rewards move monotonically, each by >= 0.2 end to end
-  transfer  CD against TQ* (direct, and indirect on the `-indirect` preset) at k = 10, L = 8, weight 20:
+  transfer  CD against TQ* (direct, and indirect on the `-indirect` preset) at k = 10, L = 8 and the
+            weight the preset starts TQ* at (embedded: 20):
             TQ* >= CD (indirect reported as measured), and TQ*'s paired win rate over CD per prompt; then
             CD with greedy rollouts like TQ*'s (reported: the rollout model is the only difference left)
   prs       PRS at N0 = N1 = 4 against best-of-N at N = 8: PRS >= best-of-N
@@ -32,6 +33,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from backends import api
+from backends.decoders import DECODERS
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS, KEYWORDS = ROOT / "assets/prompts/heldout_reviews.jsonl", ROOT / "assets/prompts/heldout_keywords.jsonl"
@@ -92,7 +94,9 @@ class Claims:
         return rows
 
     def transfer(self) -> list[list]:
-        shared = "k=10,rollout_len=8,lam=20"  # the embedded preset's start for both
+        # the same weight for both: where the preset starts TQ* (embedded: 20), else TQ*'s own default
+        lam = api.preset(self.preset).filled("tqstar", {}).get("lam", DECODERS.card("tqstar").Config().lam)
+        shared = f"k=10,rollout_len=8,lam={lam:g}"
         cd, tq = f"cd:{shared}", f"tqstar:{shared}"
         # CD samples its rollouts (Q of the base policy, Mudgal et al.), TQ* rolls out greedily (the official
         # code): the same CD with greedy rollouts leaves the rollout model as the only difference.
