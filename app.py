@@ -27,31 +27,34 @@ from backends.presets import PRESETS
 from backends.rewards import DEFAULT_EMBEDDER, packaged_minilm
 from playground.loading import load_presets, warm_at_startup
 from playground.settings import Settings, public_models
-from playground.ui import build_ui, launch_kwargs, open_store
+from playground.ui import PendingStore, build_ui, launch_kwargs
 
 log = logging.getLogger("app")
 
 
-def build_app(settings: Settings) -> tuple[Engine, gr.Blocks]:
-    """The Engine (no model loaded yet) and the page, built without importing torch."""
+def build_app(settings: Settings) -> tuple[Engine, PendingStore, gr.Blocks]:
+    """The Engine (no model loaded yet), the database (not opened yet) and the page, built without
+    importing torch or SQLAlchemy."""
     presets = load_presets(settings.preset_files)
     shipped_embedder = [DEFAULT_EMBEDDER] if packaged_minilm() else []  # a PyPI package, not a download
     allowed = public_models(settings, presets, PRESETS, shipped_embedder)
     engine = Engine(device=settings.device, presets=presets, allowed_models=allowed)
     if allowed is not None:
         log.info("public mode: models limited to %s", ", ".join(sorted(allowed)))
-    store, store_note = open_store(settings.database_url, settings)
-    return engine, build_ui(engine, settings, store=store, store_note=store_note)
+    store = PendingStore(settings.database_url, settings)
+    return engine, store, build_ui(engine, settings, store=store)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    engine, demo = build_app(settings)
-    # Serve the page first, then import torch and load the preset's models: nothing above imports
-    # torch (tests/playground/test_app_setup.py). A run started meanwhile waits for the models and
-    # says so ("loading models..."); every later one finds them loaded.
+    engine, store, demo = build_app(settings)
+    # Serve the page first, then open the database and import torch and load the preset's models:
+    # nothing above imports torch or SQLAlchemy (tests/playground/test_app_setup.py). A vote cast
+    # meanwhile waits for the database; a run waits for the models and says so ("loading
+    # models..."); every later one finds them ready.
     demo.launch(prevent_thread_lock=True, **launch_kwargs(settings, demo))
+    store.open()  # logs where votes go, or why voting is off (the page's header says so too)
     from backends.devices import set_cpu_threads
 
     try:

@@ -84,6 +84,15 @@ def main() -> None:
             cells.append(f"median {statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
                          if values else "–")
         print(f"| {name} | {cells[0]} | {cells[1]} |")
+    # This machine's speed drifts between runs (a shared host: the same loop takes 1.0 to 1.8 s from one
+    # minute to the next), so the app is also read against the bare app started right after it.
+    paired = [a["page"] - b["page"] for a, b in zip(results["app"], results["bare"], strict=True)
+              if a["page"] is not None and b["page"] is not None]
+    if paired:
+        fastest = {name: min(r["page"] for r in rows if r["page"] is not None) for name, rows in results.items()}
+        print(f"\napp's page minus the bare app's, paired run by run: median {statistics.median(paired):.2f} s "
+              f"({', '.join(f'{v:.2f}' for v in paired)}); fastest page: app {fastest['app']:.2f} s, "
+              f"bare {fastest['bare']:.2f} s")
     split = import_split(pin)
     print("\n`import app`, cumulative seconds of each package's first import (nested imports count in the "
           "first package that pulls them in):")

@@ -7,8 +7,10 @@ Sections (each a table; `ok` is the bar; everything through `backends.api.evalua
 the preset's default reward unless a section says otherwise):
   defaults  sampling and every guided decoder at its default settings on the preset's default reward:
             each beats sampling by >= 0.10 (>= 0.15 for ARGS, RAD and ARM), none reaches 0.97
-  weights   ARGS at reward weights (1, 0), (0.5, 0.5), (0, 1) of the preset's two default objectives:
-            both rewards move monotonically, each by >= 0.2 end to end
+  weights   ARGS as the Compare tab's "two-objectives" scenario runs it (assets/scenarios.json: its
+            settings, at reward weights (1, 0), (0.5, 0.5), (0, 1) of sentiment and informativeness): both
+            rewards move monotonically, each by >= 0.2 end to end; then the same weightings at the
+            preset's default ARGS settings (reported)
   transfer  CD against TQ* (direct, and indirect on the `-indirect` preset) at k = 10, L = 8 and the
             weight the preset starts TQ* at (embedded: 20):
             TQ* >= CD (indirect reported as measured), and TQ*'s paired win rate over CD per prompt; then
@@ -34,6 +36,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from backends import api
 from backends.decoders import DECODERS
+from playground.scenarios import load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEWS, KEYWORDS = ROOT / "assets/prompts/heldout_reviews.jsonl", ROOT / "assets/prompts/heldout_keywords.jsonl"
@@ -78,19 +81,33 @@ class Claims:
         return rows
 
     def weights(self) -> list[list]:
-        a, b = sorted(self.rewards)[:2] if len(self.rewards) >= 2 else (None, None)
-        if a is None:
-            return [["(the preset's default reward has one objective)", "", "", "", ""]]
+        """ARGS as the "two-objectives" scenario runs it (its panels' settings and weightings): the bar; then the
+        same weightings at the preset's default ARGS settings, reported."""
+        scenario = next((s for s in load_scenarios() if s.name == "two-objectives"), None)
+        if scenario is None or len(self.rewards) < 2:
+            return [["(no two-objectives scenario, or the preset's default reward has one objective)", "", "", "", ""]]
+        runs = [(_spec(p.decoder, p.config), p.weights or scenario.weights) for p in scenario.panels]
+        first = runs[0][1]  # a: the objective the first panel weighs most (its weight falls panel by panel)
+        a, b = sorted(first, key=lambda r: -first[r])[:2]
+        rows = self._weightings("scenario", runs, a, b, bar=True)
+        start = ",".join(f"{k}={v:g}" for k, v in api.preset(self.preset).decoder_defaults.get("args", {}).items())
+        rows += self._weightings(f"preset start ({start or 'args defaults'})", [("args", w) for _, w in runs], a, b,
+                                 bar=False)
+        return rows
+
+    def _weightings(self, name: str, runs: list[tuple[str, dict]], a: str, b: str, bar: bool) -> list[list]:
         points = []
-        for wa, wb in ((1.0, 0.0), (0.5, 0.5), (0.0, 1.0)):
-            got = self.run(f"weights-{wa}-{wb}", ["args"], rewards={a: wa, b: wb})["args"]
-            points.append((wa, wb, got.get(a, float("nan")), got.get(b, float("nan"))))
+        for i, (spec, weights) in enumerate(runs):
+            got = self.run(f"weights-{name.split()[0]}-{i}", [spec], rewards=weights)[spec]
+            points.append((spec, weights, got.get(a, float("nan")), got.get(b, float("nan"))))
         ra, rb = [p[2] for p in points], [p[3] for p in points]
-        mono = (ra[0] >= ra[1] >= ra[2]) and (rb[0] <= rb[1] <= rb[2])
-        rows = [[f"args weights {a}={wa}, {b}={wb} -> {a}, {b}", f"{x:.3f}", f"{y:.3f}", "", ""]
-                for wa, wb, x, y in points]
-        rows.append(["end to end", f"{ra[0] - ra[2]:+.3f}", f"{rb[2] - rb[0]:+.3f}", "monotonic, each >= 0.2",
-                     _ok(mono and ra[0] - ra[2] >= 0.2 and rb[2] - rb[0] >= 0.2)])
+        down, up = (ra[0] >= ra[1] >= ra[2]), (rb[0] <= rb[1] <= rb[2])
+        rows = [[f"{name}: {spec} at {a}={w.get(a, 0):g}, {b}={w.get(b, 0):g} -> {a}, {b}", f"{x:.3f}", f"{y:.3f}",
+                 "", ""] for spec, w, x, y in points]
+        verdict = f"monotonic: {a} {'yes' if down else 'no'}, {b} {'yes' if up else 'no'}"
+        rows.append([f"{name}: end to end ({verdict})", f"{ra[0] - ra[2]:+.3f}", f"{rb[2] - rb[0]:+.3f}",
+                     "monotonic, each >= 0.2" if bar else "(reported)",
+                     _ok(down and up and ra[0] - ra[2] >= 0.2 and rb[2] - rb[0] >= 0.2) if bar else ""])
         return rows
 
     def transfer(self) -> list[list]:
@@ -138,6 +155,12 @@ def means(res: dict) -> dict[str, dict]:
     """label -> {"reward": mean, part: mean, ...} from the evaluator's results."""
     return {d["label"]: {"reward": d["metrics"]["reward"]["mean"],
                          **{k: v["mean"] for k, v in d.get("reward_parts", {}).items()}} for d in res["decoders"]}
+
+
+def _spec(decoder: str, config: dict) -> str:
+    """The evaluator's decoder spec ("args:w=3") for a scenario panel's settings."""
+    return decoder + (":" + ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                                     for k, v in config.items()) if config else "")
 
 
 def _win_row(label: str, win: dict) -> list:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.decoders import GenerationRequest
 from backends.presets import Preset
@@ -38,7 +38,10 @@ from playground.pool import (
 from playground.prompts import load_prompt_set
 from playground.runner import PanelView
 from playground.votes import MAX_MS, Reply, cast, judged_prompts, not_stored, save_views, votable
-from storage import BattleView, Store, StoreError
+from storage import BattleView, StoreError
+
+if TYPE_CHECKING:  # the store's class imports SQLAlchemy; the page is built before it is needed
+    from storage import Store
 
 CLAIM_S = 600.0  # a battle shown to one annotator is not offered to another for this long
 JUDGED_KEPT = 10_000  # (annotator, prompt set) entries kept before the cache starts over

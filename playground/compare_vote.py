@@ -12,7 +12,7 @@ module only lays out and wires.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -22,8 +22,10 @@ from playground.compare import MAX_PANELS, CompareHooks, CompareTab
 from playground.identity import Identity, TooFast
 from playground.runner import PanelView
 from playground.votes import Saved, named_vote, save_views
-from storage import Store
 from storage.access import Forbidden
+
+if TYPE_CHECKING:  # the store's class imports SQLAlchemy; the page is built before it is needed
+    from storage import Store
 
 CHOICES = (("left", "First is better"), ("right", "Second is better"), ("tie", "Tie"), ("both_bad", "Both bad"))
 

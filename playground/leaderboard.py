@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -28,10 +28,13 @@ from playground.arena_render import status_html
 from playground.identity import client_address, is_verified
 from playground.leaderboard_render import agreement_html, heatmap, ratings_html, side_bias_html
 from playground.settings import Settings
-from storage import Store, StoreError, VoteFilter
+from storage import StoreError, VoteFilter
 from storage.access import Forbidden, TokenGuard, require_operator
 from storage.export import ExportFolder, export
-from storage.queries import pseudonymous
+from storage.records import pseudonymous
+
+if TYPE_CHECKING:  # the store's class imports SQLAlchemy; the page is built before it is needed
+    from storage import Store
 
 log = logging.getLogger(__name__)
 ALL, TYPED = "(all prompt sets)", "(typed prompts)"

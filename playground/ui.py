@@ -8,7 +8,10 @@ store, the Compare tab also gets a Vote control through its `CompareHooks`; with
 Arena and the Leaderboard say why they are off. Queue limits are set here so that every way of
 launching shares one accelerator safely; the Arena's stored battles and votes bypass that queue.
 `open_store` opens the database and writes a test row and reads it back (`Store.self_check`)
-before the app says where votes go. No module-level mutable state.
+before the app says where votes go; `PendingStore` is how app.py does that after the page is served
+(the page is built without SQLAlchemy; store calls made before the open wait for it, and a
+database that could not be opened is said in the header and by every store call). No
+module-level mutable state.
 
 The page's look is `page_style()`: the css and a theme whose fonts declare only weights that ship
 with Gradio as whole fonts. Gradio's default theme declares Source Sans Pro at 400 and 600, and
@@ -21,10 +24,11 @@ different A in Debian's Chromium). Declaring 400 and 700 sends every bold weight
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
@@ -37,7 +41,10 @@ from playground.identity import Identity, annotator_box, login_button, wire_iden
 from playground.leaderboard import build_leaderboard_tab
 from playground.runner import Runs
 from playground.settings import Settings
-from storage import Store, StoreError
+from storage import StoreError, StoreUnavailable
+
+if TYPE_CHECKING:  # the store's class imports SQLAlchemy (0.5 s): app.py serves the page first
+    from storage import Store
 
 log = logging.getLogger(__name__)
 CSS_PATH = Path(__file__).resolve().parents[1] / "assets" / "playground.css"
@@ -89,8 +96,9 @@ TABS: tuple[TabSpec, ...] = (TabSpec("Compare", compare_tab, "compare"), TabSpec
                              TabSpec("Leaderboard", leaderboard_tab, "leaderboard"))
 
 
-def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, tabs: Sequence[TabSpec] = TABS,
-             compare_hooks: CompareHooks | None = None, store_note: str = NO_STORE) -> gr.Blocks:
+def build_ui(engine: Engine, settings: Settings, *, store: Store | PendingStore | None = None,
+             tabs: Sequence[TabSpec] = TABS, compare_hooks: CompareHooks | None = None,
+             store_note: str = NO_STORE) -> gr.Blocks:
     identity = Identity.from_settings(settings) if store is not None else None
     # Gradio copies every file a handler returns (the exports) into its cache: remove those after an hour.
     with gr.Blocks(title="Decoder playground", delete_cache=(600, 3600)) as demo:
@@ -99,6 +107,9 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, 
             annotator = annotator_box() if store is not None else None
             if store is not None and settings.login:
                 login_button()
+        if isinstance(store, PendingStore):  # opened after the page is served: say so if it failed
+            store_off = gr.Markdown(visible=False, elem_id="store-off")
+            demo.load(lambda: _store_banner(store), None, store_off, queue=False, show_progress="hidden")
         if annotator is not None:
             wire_identity(demo, annotator, identity)
         if compare_hooks is None and store is not None:
@@ -114,6 +125,14 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | None = None, 
     return demo
 
 
+def _store_banner(store: PendingStore) -> dict:
+    try:
+        note = store.note
+    except StoreUnavailable as e:
+        note = str(e)
+    return gr.update(value=note, visible=bool(note))  # open_store's reason: "... so voting is off: why"
+
+
 def open_store(url: str | None, settings: Settings | None = None) -> tuple[Store | None, str]:
     """The store at `url` (None: DATABASE_URL, else storage/playground.db), migrated and checked; (None, why) if not.
 
@@ -122,6 +141,8 @@ def open_store(url: str | None, settings: Settings | None = None) -> tuple[Store
     reason (the tabs that need it say why) instead of failing on the first vote. The Compare tab
     works without one. With a public `settings` the reason shows no server path.
     """
+    from storage import Store  # SQLAlchemy and the migrations: only now
+
     shown = settings.shown if settings is not None else str
     try:
         store = Store.open(url)
@@ -161,3 +182,46 @@ def launch_kwargs(settings: Settings, demo: gr.Blocks | None = None) -> dict[str
     routes = list(getattr(demo, "playground_routes", ()))
     return {"server_name": settings.server_name, "server_port": settings.server_port, **page_style(),
             **({"app_kwargs": {"routes": routes}} if routes else {})}
+
+
+class PendingStore:
+    """The database, opened after the page is served: app.py builds the page with one, then calls `open`.
+
+    Opening imports SQLAlchemy, migrates and writes a test row (`open_store`): about a second
+    here, longer for a remote server, and the page does not wait for it. Until it is open, every
+    store call waits for it (up to `wait_s`); then calls go to the opened `Store`. Where it could
+    not be opened or cannot store votes, every call raises `StoreUnavailable` with `open_store`'s
+    reason, which the tabs show where they report a store error, and `note` (shown by the
+    page's header once loaded) says it. Built this way, the page always has the Arena, the
+    Leaderboard and Compare's Vote control; only `build_ui(store=None)` leaves them out up front.
+    """
+
+    def __init__(self, url: str | None, settings: Settings | None = None, wait_s: float = 120.0):
+        self._url, self._settings, self._wait_s = url, settings, wait_s
+        self._opened = threading.Event()
+        self._store: Store | None = None
+        self._note = ""
+
+    def open(self) -> None:
+        """Open the database (once); failures are kept as the reason, never raised."""
+        if not self._opened.is_set():
+            self._store, self._note = open_store(self._url, self._settings)
+            self._opened.set()
+
+    @property
+    def note(self) -> str:
+        """Why votes cannot be stored ('' when they can), once the open has finished."""
+        self._wait()
+        return self._note
+
+    def _wait(self) -> None:
+        if not self._opened.wait(self._wait_s):
+            raise StoreUnavailable(f"the database is still being opened after {self._wait_s:g} s; try again")
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not the store's: copy, pickle and the like look these up
+            raise AttributeError(name)
+        self._wait()
+        if self._store is None:
+            raise StoreUnavailable(self._note)
+        return getattr(self._store, name)

@@ -16,12 +16,15 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.events import Note, to_dict
 from backends.presets import Preset
 from playground.runner import PanelView
-from storage import AlreadyVoted, Refused, Store, StoreError, StoreFault, StoreUnavailable, Vote, VoteFilter
+from storage import AlreadyVoted, Refused, StoreError, StoreFault, StoreUnavailable, Vote, VoteFilter
+
+if TYPE_CHECKING:  # the store's class imports SQLAlchemy; the page is built before it is needed
+    from storage import Store
 
 log = logging.getLogger(__name__)
 VOTABLE = ("eos", "max_new_tokens")  # stop reasons a vote may judge

@@ -27,8 +27,19 @@ from storage.records import (
     VoteFilter,
     VoteRow,
 )
-from storage.retry import Retry
-from storage.store import Store
+
+# `Store` and `Retry` import SQLAlchemy (0.5 s): loaded on first use, so that what needs only the
+# records, the errors or `storage.access` (the page, built before the database is opened) does not.
+_LAZY = {"Retry": "storage.retry", "Store": "storage.store"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyVoted",

@@ -29,12 +29,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from storage.access import require_operator
 from storage.errors import Refused, StoreError
 from storage.records import BattleView, VoteFilter
-from storage.store import Store
+
+if TYPE_CHECKING:
+    from storage.store import Store
 
 Format = Literal["dpo", "kto", "battles"]
 log = logging.getLogger(__name__)
@@ -164,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     where = VoteFilter(blind_only=args.blind_only, prompt_set=args.prompt_set, since=args.since, until=args.until)
     try:
+        from storage.store import Store
+
         store = Store.open(args.database)
     except Refused as error:  # an unparsable or unsupported database URL
         print(f"error: {error}", file=sys.stderr)

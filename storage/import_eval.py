@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.errors import StoreError
-from storage.models import FINISHED
+from storage.records import FINISHED
 from storage.store import Store
 
 log = logging.getLogger(__name__)

@@ -27,12 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-CHOICES = ("left", "right", "tie", "both_bad")
-STOP_REASONS = ("eos", "max_new_tokens", "cancelled", "error")
-FINISHED = ("eos", "max_new_tokens")  # generations a vote may judge
-RATIONALE_CHARS = 500
-ANNOTATOR_CHARS = 64
-LABEL_CHARS = 255
+from storage.records import ANNOTATOR_CHARS, CHOICES, LABEL_CHARS, RATIONALE_CHARS, STOP_REASONS
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_name)s",

@@ -6,7 +6,6 @@ reads on its own. Every function here takes an open `Session` or builds a statem
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -15,11 +14,11 @@ from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from storage import models as m
-from storage.records import BattleNeed, BattleView, Generation, Vote, VoteFilter, VoteRow, outcome_of
+from storage.records import FINISHED, BattleNeed, BattleView, Generation, Vote, VoteFilter, VoteRow, outcome_of
 
 GenA = aliased(m.Generation, name="gen_a")
 GenB = aliased(m.Generation, name="gen_b")
-FINISHED_BOTH = and_(GenA.stop_reason.in_(m.FINISHED), GenB.stop_reason.in_(m.FINISHED))
+FINISHED_BOTH = and_(GenA.stop_reason.in_(FINISHED), GenB.stop_reason.in_(FINISHED))
 
 
 def generation(row: m.Generation, trace: bool = False) -> Generation:
@@ -95,13 +94,6 @@ def vote_rows(session: Session, f: VoteFilter) -> list[VoteRow]:
                     choice=v.choice, left_side=b.left_side, blind=b.blind, prompt_set=ps, annotator=v.annotator_id,
                     created_at=v.created_at, ms_to_vote=v.ms_to_vote)
             for v, b, la, lb, ps in rows]
-
-
-def pseudonymous(rows: Sequence[VoteRow]) -> list[VoteRow]:
-    """The rows with each annotator id replaced by "annotator N" (N in order of first vote)."""
-    names: dict[str, str] = {}
-    return [dataclasses.replace(r, annotator=names.setdefault(r.annotator, f"annotator {len(names) + 1}"))
-            for r in rows]
 
 
 def voted_battle_ids(session: Session, f: VoteFilter) -> list[int]:

@@ -8,9 +8,20 @@ and a vote's `outcome` translates its on-screen `choice` (left/right) into a/b.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+
+# The values and sizes the columns allow (storage.models declares them; validate checks them first,
+# without importing SQLAlchemy).
+CHOICES = ("left", "right", "tie", "both_bad")
+STOP_REASONS = ("eos", "max_new_tokens", "cancelled", "error")
+FINISHED = ("eos", "max_new_tokens")  # generations a vote may judge
+RATIONALE_CHARS = 500
+ANNOTATOR_CHARS = 64
+LABEL_CHARS = 255
 
 Side = Literal["a", "b"]
 Choice = Literal["left", "right", "tie", "both_bad"]
@@ -150,3 +161,10 @@ class AnnotatorProgress:
     first_vote_at: datetime | None
     last_vote_at: datetime | None
     open_battles: int  # votable battles still waiting for anyone's vote
+
+
+def pseudonymous(rows: Sequence[VoteRow]) -> list[VoteRow]:
+    """The rows with each annotator id replaced by "annotator N" (N in order of first vote)."""
+    names: dict[str, str] = {}
+    return [dataclasses.replace(r, annotator=names.setdefault(r.annotator, f"annotator {len(names) + 1}"))
+            for r in rows]

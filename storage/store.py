@@ -34,7 +34,18 @@ from sqlalchemy.orm import Session
 from storage import database, queries, validate
 from storage import models as m
 from storage.errors import AlreadyVoted, Refused, StoreFault, StoreUnavailable
-from storage.records import AnnotatorProgress, BattleNeed, BattleView, Generation, Side, Vote, VoteFilter, VoteRow
+from storage.records import (
+    FINISHED,
+    AnnotatorProgress,
+    BattleNeed,
+    BattleView,
+    Generation,
+    Side,
+    Vote,
+    VoteFilter,
+    VoteRow,
+    pseudonymous,
+)
 from storage.retry import Retry
 
 T = TypeVar("T")
@@ -158,7 +169,7 @@ class Store:
             if target.Vote is not None or target.status == "voted":
                 return _own_vote(target.Vote or queries.vote_of(session, bid), target.left_side, token, who)
             for side, gid, stop in (("a", target.gen_a, target.stop_a), ("b", target.gen_b, target.stop_b)):
-                if stop not in m.FINISHED:
+                if stop not in FINISHED:
                     raise Refused("vote.battle_id", bid, f"generation {side} (id {gid}) is not finished "
                                   f"(stop_reason={stop!r}); only finished generations can be judged")
             _insert_ignore(session, m.Annotator, id=who)
@@ -236,7 +247,7 @@ class Store:
         if public and where.annotator is not None:
             raise Refused("where.annotator", where.annotator, "the public leaderboard cannot filter by annotator id")
         rows = self._read("read the votes", lambda session: queries.vote_rows(session, where))
-        return queries.pseudonymous(rows) if public else rows
+        return pseudonymous(rows) if public else rows
 
     def battles_needing_votes(self, limit: int = 20, *, blind: bool | None = None,
                               scan: int = 2000) -> list[BattleNeed]:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from storage.errors import Refused
-from storage.models import ANNOTATOR_CHARS, CHOICES, LABEL_CHARS, RATIONALE_CHARS, STOP_REASONS
+from storage.records import ANNOTATOR_CHARS, CHOICES, LABEL_CHARS, RATIONALE_CHARS, STOP_REASONS
 
 MAX_MS = 2**31 - 1
 RECORD_KEYS = {"request", "prompt", "prompt_set", "decoder", "config", "reward_config", "rewards", "preset",

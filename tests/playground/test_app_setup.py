@@ -34,16 +34,18 @@ def test_settings_from_env_locally_and_on_a_space():
     assert local.arena_pool is None and Settings.from_env({"PLAYGROUND_ARENA_POOL": "p.json"}).arena_pool == "p.json"
 
 
-def test_the_app_builds_its_page_without_importing_torch(tmp_path):
-    """Everything the page needs (presets, decoder and reward cards, the store, every tab) is built
-    before the page is served; torch and transformers (about 2 s on a small CPU) only come with the
-    first model load, after it. No decoder's or reward's implementation is imported before it is
-    first asked for (only the torch-free `configs` and `request` modules of those packages)."""
+def test_the_app_builds_its_page_without_importing_torch_or_sqlalchemy(tmp_path):
+    """Everything the page needs (presets, decoder and reward cards, every tab) is built before the
+    page is served; torch and transformers (about 2 s on a small CPU) only come with the first
+    model load, after it, and SQLAlchemy and the migrations (0.5 s) with the database's open, also
+    after it. No decoder's or reward's implementation is imported before it is first asked for
+    (only the torch-free `configs` and `request` modules of those packages)."""
     code = ("import sys, app\n"
             "from playground.settings import Settings\n"
-            "engine, demo = app.build_app(Settings.from_env())\n"
+            "engine, store, demo = app.build_app(Settings.from_env())\n"
             "roles = ('backends.decoders.', 'backends.rewards.')\n"
-            "print(sorted(m for m in sys.modules if m in ('torch', 'transformers') or m.startswith(roles)\n"
+            "print(sorted(m for m in sys.modules if m in ('torch', 'transformers', 'sqlalchemy', 'alembic')\n"
+            "             or m.startswith(roles)\n"
             "             and m.rpartition('.')[2] not in ('configs', 'request')))\n"
             "from backends.decoders import DECODERS\n"
             "print(DECODERS.get('args').__module__, DECODERS.get('args').summary == DECODERS.card('args').summary)")
@@ -58,7 +60,8 @@ def test_the_app_builds_its_page_without_importing_torch(tmp_path):
 
 
 def test_app_py_serves_its_page_before_it_loads_the_presets_models(tmp_path):
-    """`python app.py` on the zoo: the page answers, and the log says the models loaded after the server started."""
+    """`python app.py` on the zoo: the page answers, and the log says the database was opened and the models
+    loaded after the server started."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -81,6 +84,7 @@ def test_app_py_serves_its_page_before_it_loads_the_presets_models(tmp_path):
         assert proc.poll() is None, text[-2000:]
         assert served and "models of preset 'embedded' loaded" in text, text[-2000:]
         assert text.index("Running on local URL") < text.index("models of preset 'embedded' loaded"), text[-2000:]
+        assert text.index("Running on local URL") < text.index("votes are stored in"), text[-2000:]  # opened after
     finally:
         proc.terminate()
         proc.wait(30)

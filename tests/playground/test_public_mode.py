@@ -4,6 +4,7 @@ database that refuses writes (the reply says NOT stored and why, and shows no se
 
 from __future__ import annotations
 
+import threading
 import time
 
 import gradio as gr
@@ -13,8 +14,8 @@ from sqlalchemy import event
 from playground.battles import ArenaBattle
 from playground.escape import markdown_text
 from playground.settings import Settings, hide_model_fields, public_models
-from playground.ui import build_ui, open_store
-from storage import Retry, Store
+from playground.ui import PendingStore, build_ui, open_store
+from storage import Retry, Store, StoreUnavailable
 from storage.access import Forbidden, issue_annotator
 from tests.playground.fakes import PresetEngine, scripts
 
@@ -97,6 +98,49 @@ def test_the_start_up_check_turns_voting_off_when_the_database_cannot_store(stor
     assert str(tmp_path) not in note  # public: no server path
     demo = build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=none, store_note=note)
     assert {"arena-off", "lb-off"} <= {b.elem_id for b in demo.blocks.values()}
+
+
+def _banner(demo) -> dict:
+    """What the header's "voting is off" line shows once the page has loaded."""
+    off = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "store-off")
+    return next(f.fn for f in demo.fns.values() if off in f.outputs)()
+
+
+def test_a_store_opened_after_the_page_waits_for_its_open_then_serves_the_calls(tmp_path):
+    pending = PendingStore("sqlite:///" + str(tmp_path / "late.db"))
+    demo = build_ui(PresetEngine(scripts()), Settings(preset="fake"), store=pending)
+    ids = {b.elem_id for b in demo.blocks.values()}
+    assert "arena-off" not in ids and "lb-off" not in ids and "store-off" in ids  # built as with a store
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(pending.counts()))  # a call before the open waits
+    reader.start()
+    time.sleep(0.2)
+    assert reader.is_alive() and not got
+    pending.open()
+    reader.join(10)
+    assert got == [pending.counts()] and got[0]["votes"] == 0 and pending.note == ""
+    assert _banner(demo)["visible"] is False
+    pending.close()
+
+
+def test_a_store_that_cannot_be_opened_after_the_page_says_why_on_every_call_and_in_the_header(
+        store, tmp_path, monkeypatch):
+    monkeypatch.setattr(Store, "open", classmethod(lambda cls, url=None: _read_only(store)))
+    settings = Settings(preset="fake", public=True)
+    pending = PendingStore("sqlite:///" + str(tmp_path / "t.db"), settings)
+    demo = build_ui(PresetEngine(scripts()), settings, store=pending)
+    battle = _battle(store)  # stored before the database turns read-only
+    pending.open()  # never raises: the reason is kept
+    assert "cannot store votes, so voting is off" in pending.note and str(tmp_path) not in pending.note
+    with pytest.raises(StoreUnavailable, match="cannot store votes"):
+        pending.counts()
+    shown = _banner(demo)
+    assert shown["visible"] is True and shown["value"] == pending.note and markdown_text("read-only") in pending.note
+    out = _vote(demo)(battle, issue_annotator(settings.annotator_key), None, None)
+    assert "Your vote was NOT stored" in out["arena-status"] and "cannot store votes" in out["arena-status"]
+    never = PendingStore("sqlite:///" + str(tmp_path / "never.db"), wait_s=0.05)  # open never called
+    with pytest.raises(StoreUnavailable, match="still being opened"):
+        never.counts()
 
 
 def test_a_read_only_database_says_the_vote_was_not_stored_and_why(store):
