@@ -9,9 +9,10 @@ spawning the process: `page` is the first HTTP 200 on "/" (the UI is served and 
 can be typed, scenarios chosen), `models` is when the app logs that the preset's models are loaded
 (a run started before that waits for them, saying so). `bare` is a Gradio app with one textbox:
 the floor that importing and launching Gradio sets on this machine. The bar (issue 14) is the
-app's `page` ≤ 5 s. Then `python -X importtime -c "import app"` splits the import of the app into the
-packages it pulls in (cumulative seconds of the first import of each: what is left to move out of the
-page's path).
+app's `page` ≤ 5 s. `--against ../old` also starts an earlier checkout's app.py in every round
+(interleaved, so a machine whose speed drifts slows both alike). Then `python -X importtime -c
+"import app"` splits the import of the app into the packages it pulls in (cumulative seconds of the
+first import of each: what is left to move out of the page's path).
 """
 
 from __future__ import annotations
@@ -61,13 +62,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="measured starts of each (after one discarded)")
     parser.add_argument("--cpu", type=int, default=None, help="pin the started processes to this core")
+    parser.add_argument("--against", type=Path, default=None,
+                        help="another checkout (a git worktree of an earlier commit): its app.py is started in "
+                             "each round too, between this one's and the bare app")
+    parser.add_argument("--page-only", action="store_true", help="do not wait for the models (faster rounds)")
     args = parser.parse_args()
+    if args.against is not None and not (args.against / "app.py").is_file():
+        parser.error(f"--against {args.against}: no app.py there")
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare.py"
         bare.write_text(BARE)
         pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
-        runs = {"app": ([*pin, sys.executable, str(ROOT / "app.py")], True),
-                "bare": ([*pin, sys.executable, str(bare)], False)}
+        runs = {"app": ([*pin, sys.executable, str(ROOT / "app.py")], not args.page_only)}
+        if args.against is not None:  # rounds interleave the two, so the machine's drift hits both alike
+            runs[f"app at {args.against}"] = ([*pin, sys.executable, str(args.against / "app.py")], not args.page_only)
+        runs["bare"] = ([*pin, sys.executable, str(bare)], False)
         results: dict[str, list[dict]] = {name: [] for name in runs}
         for i in range(args.runs + 1):
             for name, (argv, wait_models) in runs.items():
@@ -86,13 +95,16 @@ def main() -> None:
         print(f"| {name} | {cells[0]} | {cells[1]} |")
     # This machine's speed drifts between runs (a shared host: the same loop takes 1.0 to 1.8 s from one
     # minute to the next), so the app is also read against the bare app started right after it.
-    paired = [a["page"] - b["page"] for a, b in zip(results["app"], results["bare"], strict=True)
-              if a["page"] is not None and b["page"] is not None]
-    if paired:
-        fastest = {name: min(r["page"] for r in rows if r["page"] is not None) for name, rows in results.items()}
-        print(f"\napp's page minus the bare app's, paired run by run: median {statistics.median(paired):.2f} s "
-              f"({', '.join(f'{v:.2f}' for v in paired)}); fastest page: app {fastest['app']:.2f} s, "
-              f"bare {fastest['bare']:.2f} s")
+    fastest = {name: min((r["page"] for r in rows if r["page"] is not None), default=None)
+               for name, rows in results.items()}
+    print("\nEach app's page minus the bare app's in the same round (this machine's speed drifts between "
+          "runs, so a difference within a round is steadier than a time):")
+    for name in (n for n in results if n != "bare"):
+        paired = [a["page"] - b["page"] for a, b in zip(results[name], results["bare"], strict=True)
+                  if a["page"] is not None and b["page"] is not None]
+        if paired:
+            print(f"- {name}: median {statistics.median(paired):.2f} s ({', '.join(f'{v:.2f}' for v in paired)}); "
+                  f"fastest page {fastest[name]:.2f} s (bare {fastest['bare']:.2f} s)")
     split = import_split(pin)
     print("\n`import app`, cumulative seconds of each package's first import (nested imports count in the "
           "first package that pulls them in):")
