@@ -102,6 +102,9 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | PendingStore 
     identity = Identity.from_settings(settings) if store is not None else None
     # Gradio copies every file a handler returns (the exports) into its cache: remove those after an hour.
     with gr.Blocks(title="Decoder playground", delete_cache=(600, 3600)) as demo:
+        # Set before any block is added: `queue` rebuilds Gradio's server app and its config of every
+        # block (0.12 s once the page is built; `launch` builds its own again anyway).
+        demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
         with gr.Row(equal_height=True, elem_id="header-row"):
             gr.Markdown(HEADER, elem_id="header", scale=3, min_width=240)
             annotator = annotator_box() if store is not None else None
@@ -120,7 +123,6 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | PendingStore 
             for spec in tabs:
                 with gr.Tab(spec.label, id=spec.id, elem_id=f"tab-{spec.id}"):
                     spec.build(services)
-    demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
     demo.playground_routes = tuple(services.routes)  # launch_kwargs(settings, demo) serves them
     return demo
 

@@ -146,7 +146,8 @@ def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
     built, extra = [], []
     hooks = CompareHooks(below_panels=[lambda tab: built.append(gr.Button("Vote A", elem_id="vote-a"))])
     tabs = (*TABS, TabSpec("Extra", lambda services: extra.append(services), "extra"))
-    demo = build_ui(PresetEngine(scripts()), Settings(preset="fake", concurrency=1), tabs=tabs, compare_hooks=hooks)
+    demo = build_ui(PresetEngine(scripts()), Settings(preset="fake", concurrency=1, queue_size=7), tabs=tabs,
+                    compare_hooks=hooks)
     ids = {b.elem_id for b in demo.blocks.values()}
     assert {"tab-compare", "tab-arena", "tab-leaderboard", "tab-extra", "arena-off", "lb-off", "prompt", "run",
             "stop", "panel-count", "inspect", "traces", "reward-kl",
@@ -154,6 +155,7 @@ def test_build_ui_composes_tabs_and_leaves_hooks_for_votes():
     assert len(built) == 1 and extra[0].settings.preset == "fake"
     run = next(fn for fn in demo.fns.values() if fn.concurrency_id == "accelerator")
     assert run.concurrency_limit == 1
+    assert (demo._queue.default_concurrency_limit, demo._queue.max_size) == (1, 7)  # set before the blocks
     assert launch_kwargs(Settings())["css"]
 
 
