@@ -132,31 +132,34 @@ def _store_banner(store: PendingStore) -> dict:
         note = store.note
     except StoreUnavailable as e:
         note = str(e)
-    return gr.update(value=note, visible=bool(note))  # open_store's reason: "... so voting is off: why"
+    return gr.update(value=markdown_text(note), visible=bool(note))  # open_store's "... so voting is off: why"
 
 
-def open_store(url: str | None, settings: Settings | None = None) -> tuple[Store | None, str]:
+def open_store(url: str | None, settings: Settings | None = None, *, markdown: bool = True
+               ) -> tuple[Store | None, str]:
     """The store at `url` (None: DATABASE_URL, else storage/playground.db), migrated and checked; (None, why) if not.
 
     Before saying where votes go, a test row is written, read back and deleted (`Store.self_check`):
     a database that cannot take a vote (read-only, full, unreachable) turns voting off with the
     reason (the tabs that need it say why) instead of failing on the first vote. The Compare tab
-    works without one. With a public `settings` the reason shows no server path.
+    works without one. With a public `settings` the reason shows no server path. `why` is for a
+    Markdown block (the tabs' notices); `markdown=False`: plain text (errors, HTML status lines).
     """
     from storage import Store  # SQLAlchemy and the migrations: only now
 
-    shown = settings.shown if settings is not None else str
+    public = settings.shown if settings is not None else str
+    shown = (lambda text: markdown_text(public(text))) if markdown else public
     try:
         store = Store.open(url)
     except Exception as e:  # a bad URL, an unreachable server, a failed migration: all reported the same way
         log.error("no database, voting is off: %s", e)
-        return None, f"The database could not be opened, so no vote can be stored: {markdown_text(shown(str(e)))}"
+        return None, f"The database could not be opened, so no vote can be stored: {shown(str(e))}"
     try:
         where = store.self_check()
     except StoreError as e:
         log.error("the database cannot store votes, voting is off: %s", e)
         store.close()
-        return None, f"The database cannot store votes, so voting is off: {markdown_text(shown(str(e)))}"
+        return None, f"The database cannot store votes, so voting is off: {shown(str(e))}"
     log.info("%s", where)
     return store, ""
 
@@ -207,12 +210,12 @@ class PendingStore:
     def open(self) -> None:
         """Open the database (once); failures are kept as the reason, never raised."""
         if not self._opened.is_set():
-            self._store, self._note = open_store(self._url, self._settings)
+            self._store, self._note = open_store(self._url, self._settings, markdown=False)
             self._opened.set()
 
     @property
     def note(self) -> str:
-        """Why votes cannot be stored ('' when they can), once the open has finished."""
+        """Why votes cannot be stored, as plain text ('' when they can), once the open has finished."""
         self._wait()
         return self._note
 

@@ -10,8 +10,10 @@ dialog opens. Also a named vote from the Compare tab. Layout: at 1280x800 both a
 vote buttons are on screen without scrolling, the guidelines fold after the first vote and stay
 folded after a reload; at 390x844 the header's title stays on one line, the page is no wider
 than the phone and the ranking table's last column scrolls into view inside its box; bold text
-is drawn in one font. Uses Debian's chromium (never a downloaded browser); fails, not skips,
-without it or Playwright. Screenshots go to tmp_path and, when set, to $PLAYGROUND_SCREENSHOT_DIR.
+is drawn in one font. A database opened after the page (as app.py does) that cannot be opened is
+named in the header and by the Arena, as plain text. Uses Debian's chromium (never a downloaded
+browser); fails, not skips, without it or Playwright. Screenshots go to tmp_path and, when set, to
+$PLAYGROUND_SCREENSHOT_DIR.
 """
 
 from __future__ import annotations
@@ -237,3 +239,42 @@ def test_bold_text_is_drawn_in_one_font(page):
         node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
         fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
         assert len(fonts) == 1 and "Bold" in fonts[0]["postScriptName"], (selector, fonts)
+
+
+@pytest.mark.browser
+def test_a_database_opened_after_the_page_that_cannot_be_opened_is_named_in_the_header_and_the_arena(
+        browser, fake_preset, tmp_path):  # noqa: F811
+    """As app.py runs it: the page is served, then the database is opened; here it cannot be (its
+    folder is a file), so the header says why and starting a battle says it again, as plain text."""
+    from backends.engine import Engine
+    from playground.settings import Settings
+    from playground.ui import PendingStore, build_ui, page_style
+
+    (tmp_path / "not-a-folder").write_text("")
+    (tmp_path / "pool.json").write_text(json.dumps(POOL))
+    preset = dataclasses.replace(fake_preset, default_rewards={"sentiment": 1.0}, max_new_tokens=6,
+                                 prompt_sets=("reviews",))
+    store = PendingStore("sqlite:///" + str(tmp_path / "not-a-folder" / "votes.db"))
+    demo = build_ui(Engine(device="cpu", presets={"fake": preset}),
+                    Settings(preset="fake", arena_pool=str(tmp_path / "pool.json")), store=store)
+    port = _free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True, **page_style())
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.set_default_timeout(30_000)
+        page.goto(f"http://127.0.0.1:{port}/")
+        store.open()
+        page.wait_for_selector("#store-off", state="visible")
+        header = page.inner_text("#store-off")
+        assert header.startswith("The database could not be opened, so no vote can be stored:"), header
+        assert "not-a-folder" in header and "\\" not in header
+        _tab(page, "Arena")
+        page.click("#arena-next")
+        page.wait_for_function("() => document.querySelector('#arena-status')?.textContent.includes('battle')")
+        status = page.inner_text("#arena-status")
+        assert "could not be opened" in status and "not-a-folder" in status and "\\" not in status, status
+        assert page.is_disabled("#arena-vote-left")
+        _screenshot(page, tmp_path, "arena-store-off.png")
+    finally:
+        page.close()
+        demo.close()

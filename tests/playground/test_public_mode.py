@@ -135,7 +135,8 @@ def test_a_store_that_cannot_be_opened_after_the_page_says_why_on_every_call_and
     with pytest.raises(StoreUnavailable, match="cannot store votes"):
         pending.counts()
     shown = _banner(demo)
-    assert shown["visible"] is True and shown["value"] == pending.note and markdown_text("read-only") in pending.note
+    assert shown["visible"] is True and shown["value"] == markdown_text(pending.note) and "read-only" in pending.note
+    assert "\\" not in pending.note  # plain text: the Arena's HTML status lines show it as it is
     out = _vote(demo)(battle, issue_annotator(settings.annotator_key), None, None)
     assert "Your vote was NOT stored" in out["arena-status"] and "cannot store votes" in out["arena-status"]
     never = PendingStore("sqlite:///" + str(tmp_path / "never.db"), wait_s=0.05)  # open never called
