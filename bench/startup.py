@@ -93,8 +93,6 @@ def main() -> None:
             cells.append(f"median {statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
                          if values else "–")
         print(f"| {name} | {cells[0]} | {cells[1]} |")
-    # This machine's speed drifts between runs (a shared host: the same loop takes 1.0 to 1.8 s from one
-    # minute to the next), so the app is also read against the bare app started right after it.
     fastest = {name: min((r["page"] for r in rows if r["page"] is not None), default=None)
                for name, rows in results.items()}
     print("\nEach app's page minus the bare app's in the same round (this machine's speed drifts between "

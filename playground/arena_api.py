@@ -39,9 +39,9 @@ from playground.identity import Identity, TooFast
 from playground.pool import PoolError
 from storage import StoreError
 from storage.access import Forbidden
+from storage.records import CHOICES
 
 PREFIX = "/arena_api"
-CHOICES = ("left", "right", "tie", "both_bad")
 JsonBody = Annotated[Any, Body()]  # any JSON; the handlers check its shape and name what is wrong
 MAX_TICKETS = 20_000  # battles handed out and not voted on yet; the oldest are dropped (and released) beyond
 

@@ -37,8 +37,9 @@ from playground.pool import (
 )
 from playground.prompts import load_prompt_set
 from playground.runner import PanelView
-from playground.votes import MAX_MS, Reply, cast, judged_prompts, not_stored, save_views, votable
+from playground.votes import Reply, cast, judged_prompts, not_stored, save_views, votable
 from storage import BattleView, StoreError
+from storage.validate import MAX_MS  # the longest ms_to_vote the store takes
 
 if TYPE_CHECKING:  # the store's class imports SQLAlchemy; the page is built before it is needed
     from storage import Store

@@ -22,13 +22,12 @@ from backends.events import Note, to_dict
 from backends.presets import Preset
 from playground.runner import PanelView
 from storage import AlreadyVoted, Refused, StoreError, StoreFault, StoreUnavailable, Vote, VoteFilter
+from storage.records import FINISHED  # the stop reasons a vote may judge
 
 if TYPE_CHECKING:  # the store's class imports SQLAlchemy; the page is built before it is needed
     from storage import Store
 
 log = logging.getLogger(__name__)
-VOTABLE = ("eos", "max_new_tokens")  # stop reasons a vote may judge
-MAX_MS = 2**31 - 1  # the longest ms_to_vote the store takes
 
 
 @dataclass(frozen=True)
@@ -52,7 +51,7 @@ class Reply:
 
 
 def votable(view: PanelView) -> bool:
-    return view.finished is not None and view.finished.stop_reason in VOTABLE
+    return view.finished is not None and view.finished.stop_reason in FINISHED
 
 
 def trace_of(view: PanelView) -> list[dict[str, Any]]:

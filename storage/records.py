@@ -12,11 +12,10 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 # The values and sizes the columns allow (storage.models declares them; validate checks them first,
 # without importing SQLAlchemy).
-CHOICES = ("left", "right", "tie", "both_bad")
 STOP_REASONS = ("eos", "max_new_tokens", "cancelled", "error")
 FINISHED = ("eos", "max_new_tokens")  # generations a vote may judge
 RATIONALE_CHARS = 500
@@ -25,6 +24,7 @@ LABEL_CHARS = 255
 
 Side = Literal["a", "b"]
 Choice = Literal["left", "right", "tie", "both_bad"]
+CHOICES: tuple[str, ...] = get_args(Choice)
 Outcome = Literal["a", "b", "tie", "both_bad"]
 
 
