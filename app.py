@@ -20,6 +20,10 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from playground.gradio_import import skip_unused_gradio_work, skipped
+
+skip_unused_gradio_work()  # before Gradio's first import: its stub writer and notebook magic (1.5-3 s a start)
+
 import gradio as gr
 
 from backends.engine import Engine
@@ -47,6 +51,7 @@ def build_app(settings: Settings) -> tuple[Engine, PendingStore, gr.Blocks]:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.info("gradio %s imported: %s", gr.__version__, skipped() or "as is")
     settings = Settings.from_env()
     engine, store, demo = build_app(settings)
     # Serve the page first, then open the database and import torch and load the preset's models:

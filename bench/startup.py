@@ -8,8 +8,10 @@ zoo is built and the OS file cache is warm after the first run, which is discard
 spawning the process: `page` is the first HTTP 200 on "/" (the UI is served and usable: prompts
 can be typed, scenarios chosen), `models` is when the app logs that the preset's models are loaded
 (a run started before that waits for them, saying so). `bare` is a Gradio app with one textbox:
-the floor that importing and launching Gradio sets on this machine. The bar (issue 14) is the
-app's `page` ≤ 5 s. `--against ../old` also starts an earlier checkout's app.py in every round
+what importing and launching Gradio costs on this machine; `bare, light import` is the same app
+importing Gradio as app.py does (without its type-stub writer and notebook magic,
+playground/gradio_import.py), so the app's page minus it is what the app itself adds. The bar
+(issue 14) is the app's `page` ≤ 5 s. `--against ../old` also starts an earlier checkout's app.py in every round
 (interleaved, so a machine whose speed drifts slows both alike). Then `python -X importtime -c
 "import app"` splits the import of the app into the packages it pulls in (cumulative seconds of the
 first import of each: what is left to move out of the page's path).
@@ -30,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._browser_app import ROOT, launch
 
 BARE = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Textbox()\ndemo.launch()\n"
+LIGHT = (f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+         f"from playground.gradio_import import skip_unused_gradio_work\nskip_unused_gradio_work()\n{BARE}")
 PACKAGES = ("gradio", "torch", "transformers", "plotly", "sqlalchemy", "numpy", "backends", "playground", "storage")
 
 
@@ -70,13 +74,15 @@ def main() -> None:
     if args.against is not None and not (args.against / "app.py").is_file():
         parser.error(f"--against {args.against}: no app.py there")
     with tempfile.TemporaryDirectory() as tmp:
-        bare = Path(tmp) / "bare.py"
+        bare, light = Path(tmp) / "bare.py", Path(tmp) / "light.py"
         bare.write_text(BARE)
+        light.write_text(LIGHT)
         pin = ["taskset", "-c", str(args.cpu)] if args.cpu is not None else []
         runs = {"app": ([*pin, sys.executable, str(ROOT / "app.py")], not args.page_only)}
         if args.against is not None:  # rounds interleave the two, so the machine's drift hits both alike
             runs[f"app at {args.against}"] = ([*pin, sys.executable, str(args.against / "app.py")], not args.page_only)
         runs["bare"] = ([*pin, sys.executable, str(bare)], False)
+        runs["bare, light import"] = ([*pin, sys.executable, str(light)], False)
         results: dict[str, list[dict]] = {name: [] for name in runs}
         for i in range(args.runs + 1):
             for name, (argv, wait_models) in runs.items():
@@ -95,14 +101,16 @@ def main() -> None:
         print(f"| {name} | {cells[0]} | {cells[1]} |")
     fastest = {name: min((r["page"] for r in rows if r["page"] is not None), default=None)
                for name, rows in results.items()}
-    print("\nEach app's page minus the bare app's in the same round (this machine's speed drifts between "
-          "runs, so a difference within a round is steadier than a time):")
-    for name in (n for n in results if n != "bare"):
-        paired = [a["page"] - b["page"] for a, b in zip(results[name], results["bare"], strict=True)
-                  if a["page"] is not None and b["page"] is not None]
-        if paired:
-            print(f"- {name}: median {statistics.median(paired):.2f} s ({', '.join(f'{v:.2f}' for v in paired)}); "
-                  f"fastest page {fastest[name]:.2f} s (bare {fastest['bare']:.2f} s)")
+    print("\nEach page minus a bare app's in the same round (this machine's speed drifts between runs, so a "
+          "difference within a round is steadier than a time):")
+    for name in (n for n in results if not n.startswith("bare")):
+        for floor in ("bare", "bare, light import"):
+            paired = [a["page"] - b["page"] for a, b in zip(results[name], results[floor], strict=True)
+                      if a["page"] is not None and b["page"] is not None]
+            if paired:
+                print(f"- {name} minus {floor}: median {statistics.median(paired):.2f} s "
+                      f"({', '.join(f'{v:.2f}' for v in paired)}); fastest page {fastest[name]:.2f} s "
+                      f"({floor} {fastest[floor]:.2f} s)")
     split = import_split(pin)
     print("\n`import app`, cumulative seconds of each package's first import (nested imports count in the "
           "first package that pulls them in):")
