@@ -22,7 +22,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from playground.gradio_import import skip_unused_gradio_work, skipped
 
-skip_unused_gradio_work()  # before Gradio's first import: its stub writer and notebook magic (1.5-3 s a start)
+# Before Gradio's first import: its type-stub writer, and IPython when run as a script (1.5-3 s a start).
+skip_unused_gradio_work(hide_ipython=__name__ == "__main__")
 
 import gradio as gr
 

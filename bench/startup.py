@@ -9,7 +9,7 @@ spawning the process: `page` is the first HTTP 200 on "/" (the UI is served and 
 can be typed, scenarios chosen), `models` is when the app logs that the preset's models are loaded
 (a run started before that waits for them, saying so). `bare` is a Gradio app with one textbox:
 what importing and launching Gradio costs on this machine; `bare, light import` is the same app
-importing Gradio as app.py does (without its type-stub writer and notebook magic,
+importing Gradio as app.py does (without its type-stub writer, and with IPython hidden:
 playground/gradio_import.py), so the app's page minus it is what the app itself adds. The bar
 (issue 14) is the app's `page` ≤ 5 s. `--against ../old` also starts an earlier checkout's app.py in every round
 (interleaved, so a machine whose speed drifts slows both alike). Then `python -X importtime -c
@@ -33,7 +33,8 @@ from bench._browser_app import ROOT, launch
 
 BARE = "import gradio as gr\nwith gr.Blocks() as demo:\n    gr.Textbox()\ndemo.launch()\n"
 LIGHT = (f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
-         f"from playground.gradio_import import skip_unused_gradio_work\nskip_unused_gradio_work()\n{BARE}")
+         f"from playground.gradio_import import skip_unused_gradio_work\nskip_unused_gradio_work(hide_ipython=True)\n"
+         f"{BARE}")
 PACKAGES = ("gradio", "torch", "transformers", "plotly", "sqlalchemy", "numpy", "backends", "playground", "storage")
 
 

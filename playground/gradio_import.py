@@ -1,4 +1,4 @@
-"""Import Gradio without the two things a served app never uses: about 1.5–3 s of every start here.
+"""Import Gradio without the work a served app never uses: 1.5–3 s of every start here.
 
 Most of `python app.py`'s start is `import gradio` (4–6 s of 5–7 s on the 2-core machine), and
 close to half of that import is a development aid: for each of its ~80 component classes, Gradio's
@@ -6,15 +6,17 @@ metaclass reads the class's source file, parses it whole and re-renders the clas
 (`.pyi`, for editors) next to it (`gradio.component_meta.create_or_modify_pyi`; `gradio.templates`
 alone parses its 850-line file once per class, 0.7 s). Nothing that runs reads those stubs, and the
 wheel ships them. Where IPython is installed (any Jupyter setup), Gradio also imports it, with
-prompt_toolkit and jedi (0.3–0.5 s), for a notebook magic (`%%blocks`) that a script cannot use.
+prompt_toolkit and jedi (0.3–0.6 s), to ask whether it runs in a notebook or on Colab (at import
+and again each time it builds the page's config); a script started as `python app.py` does not.
 
 `skip_unused_gradio_work()`, called before Gradio is first imported, installs an import hook that
-touches two Gradio modules only: once `gradio.component_meta` has loaded, its stub writer is
-replaced by a no-op; while `gradio.ipython_ext` loads, IPython is hidden from it, unless IPython is
-already imported (a notebook: then nothing is hidden and the magic works). Components, their
-events and the page's config are unchanged (tests/playground/test_gradio_import.py builds the page
-both ways and compares). `skipped()` says what was skipped, for the start-up log; a Gradio whose
-modules no longer match (another version) is imported as is, and `skipped()` says that instead.
+touches one Gradio module: once `gradio.component_meta` has loaded, its stub writer is replaced by
+a no-op. With `hide_ipython` (app.py passes it when run as a script), IPython is made unimportable
+for the process, unless it is already imported (a notebook), so every "are we in a notebook?"
+check answers no at once, as it would after importing IPython. Components, their events and the
+page's config are unchanged (tests/playground/test_gradio_import.py builds the page both ways and
+compares). `skipped()` says what was skipped, for the start-up log; a Gradio whose module no longer
+matches (another version) is imported as is, and `skipped()` says that instead.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-STUBS, MAGIC = "gradio.component_meta", "gradio.ipython_ext"
+STUBS = "gradio.component_meta"
 _done: list[str] = []  # what the hook did (or could not do), in the order it happened
 
 
@@ -42,24 +45,12 @@ def _without_stubs(module: ModuleType) -> None:
         _done.append(f"{STUBS} has no create_or_modify_pyi: imported as is")
 
 
-def _hide_ipython(load: Callable[[ModuleType], None], module: ModuleType) -> None:
-    if "IPython" in sys.modules:  # running in IPython or Jupyter: Gradio's magic is wanted
-        load(module)
-        return
-    sys.modules["IPython"] = None  # type: ignore[assignment]  # makes `import IPython...` raise ImportError
-    try:
-        load(module)
-    finally:
-        del sys.modules["IPython"]  # importable again for anyone else
-    _done.append("IPython magic skipped")
-
-
 class _Hook(importlib.abc.MetaPathFinder):
-    """Finds the two modules as the normal path finder would and wraps how they are executed."""
+    """Finds `gradio.component_meta` as the normal path finder would and wraps how it is executed."""
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
                   ) -> importlib.machinery.ModuleSpec | None:
-        if name not in (STUBS, MAGIC):
+        if name != STUBS:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
@@ -67,20 +58,22 @@ class _Hook(importlib.abc.MetaPathFinder):
         load = spec.loader.exec_module
 
         def exec_module(module: ModuleType) -> None:
-            if name == STUBS:
-                load(module)
-                _without_stubs(module)
-            else:
-                _hide_ipython(load, module)
+            load(module)
+            _without_stubs(module)
 
         spec.loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
 
-def skip_unused_gradio_work() -> None:
-    """Install the hook (once). Without effect when Gradio is already imported (`skipped()` says so)."""
-    if any(isinstance(f, _Hook) for f in sys.meta_path):
+def skip_unused_gradio_work(hide_ipython: bool = False) -> None:
+    """Install the hook, and with `hide_ipython` make IPython unimportable unless it is already imported.
+    Only the first call acts; the hook is without effect when Gradio is already imported (`skipped()`
+    says so)."""
+    if _done or any(isinstance(f, _Hook) for f in sys.meta_path):  # called before
         return
+    if hide_ipython and "IPython" not in sys.modules:
+        sys.modules["IPython"] = None  # type: ignore[assignment]  # `import IPython...` raises ImportError
+        _done.append("IPython hidden (not a notebook)")
     if STUBS in sys.modules:
         _done.append("Gradio was imported before the hook: imported as is")
         return
@@ -90,3 +83,25 @@ def skip_unused_gradio_work() -> None:
 def skipped() -> str:
     """What the hook did, as one phrase for the log ('' before Gradio is imported)."""
     return "; ".join(_done)
+
+
+@contextmanager
+def server_app_built_at_launch() -> Iterator[None]:
+    """Build a page (`with server_app_built_at_launch(), gr.Blocks() as demo:`) without Gradio's
+    interim server apps.
+
+    Gradio builds its FastAPI app (80-odd routes, each analysed by FastAPI and pydantic) and the
+    page's config in `Blocks()`, in `queue()` and when the `with` block ends, then builds both
+    again in `launch()`, the app that is served: the first three are thrown away (0.3–0.5 s of the
+    page's build here). Inside this block they are not built; `demo.app` is None until `launch()`
+    (or `gr.mount_gradio_app`) builds the served one. The page's config is still built when the
+    `with` block ends (`demo.config`).
+    """
+    from gradio.routes import App
+
+    create_app = App.__dict__["create_app"]
+    App.create_app = staticmethod(lambda *_, **__: None)
+    try:
+        yield
+    finally:
+        App.create_app = create_app

@@ -37,6 +37,7 @@ from playground.arena import build_arena_tab
 from playground.compare import CompareHooks, build_compare_tab
 from playground.compare_vote import vote_hooks
 from playground.escape import markdown_text
+from playground.gradio_import import server_app_built_at_launch
 from playground.identity import Identity, annotator_box, login_button, wire_identity
 from playground.leaderboard import build_leaderboard_tab
 from playground.runner import Runs
@@ -101,9 +102,7 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | PendingStore 
              store_note: str = NO_STORE) -> gr.Blocks:
     identity = Identity.from_settings(settings) if store is not None else None
     # Gradio copies every file a handler returns (the exports) into its cache: remove those after an hour.
-    with gr.Blocks(title="Decoder playground", delete_cache=(600, 3600)) as demo:
-        # Set before any block is added: `queue` rebuilds Gradio's server app and its config of every
-        # block (0.12 s once the page is built; `launch` builds its own again anyway).
+    with server_app_built_at_launch(), gr.Blocks(title="Decoder playground", delete_cache=(600, 3600)) as demo:
         demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
         with gr.Row(equal_height=True, elem_id="header-row"):
             gr.Markdown(HEADER, elem_id="header", scale=3, min_width=240)

@@ -1,4 +1,4 @@
-"""app.py imports Gradio without its type-stub writer and notebook magic; the page is the same.
+"""app.py imports Gradio without its type-stub writer and, run as a script, without IPython; the page is the same.
 
 Each case runs in a fresh interpreter: the hook only acts on Gradio's first import, and this
 process imported Gradio long ago.
@@ -21,15 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 DUMP = """
 import json, sys
 {first}
+from playground import gradio_import
+gradio_import.skip_unused_gradio_work(hide_ipython=True)  # as `python app.py` does
 import app
 import gradio.component_meta as meta
-from playground import gradio_import
 from playground.settings import Settings
 _, _, demo = app.build_app(Settings.from_env())
 config = dict(demo.config)
 config.pop("app_id")
 print(json.dumps({{"skipped": app.skipped(), "stubs_skipped": meta.create_or_modify_pyi is gradio_import._no_stub,
-                  "ipython": "IPython" in sys.modules}}))
+                  "ipython": sys.modules.get("IPython", "never imported") is not None}}))
 print(json.dumps(config, sort_keys=True, default=lambda o: getattr(o, "__qualname__", type(o).__name__)))
 """
 HAS_IPYTHON = importlib.util.find_spec("IPython") is not None
@@ -49,22 +50,55 @@ def test_the_page_is_the_same_with_gradio_imported_with_and_without_the_hook(tmp
     plain, plain_page = run(DUMP.format(first="import gradio  # first: nothing left for the hook"), tmp_path)[-2:]
     hooked, plain = json.loads(hooked), json.loads(plain)
     assert hooked["stubs_skipped"] and not plain["stubs_skipped"]
-    assert hooked["skipped"].startswith("type-stub writer skipped"), hooked
+    assert hooked["skipped"] == "IPython hidden (not a notebook); type-stub writer skipped", hooked
     assert plain["skipped"] == "Gradio was imported before the hook: imported as is"
+    assert not hooked["ipython"]  # not imported while the page was built (Gradio asks "Colab?" per config)
     assert page == plain_page  # every block, its props and every event, as the browser gets them
     assert len(json.loads(page)["components"]) > 300  # the whole page, not an empty one
 
 
-@pytest.mark.skipif(not HAS_IPYTHON, reason="IPython is not installed here: Gradio does not import it")
-def test_a_script_does_not_import_ipython_and_can_still_import_it(tmp_path):
-    out = run("import sys, app\nprint(app.skipped(), 'IPython' in sys.modules)\n"
-              "import IPython.core.magic, gradio.ipython_ext as ext\nprint(hasattr(ext, 'register_cell_magic'))",
-              tmp_path)
-    assert out[-2:] == ["type-stub writer skipped; IPython magic skipped False", "False"]
-
-
 @pytest.mark.skipif(not HAS_IPYTHON, reason="IPython is not installed here")
-def test_in_a_notebook_gradio_keeps_its_magic(tmp_path):
-    out = run("import IPython, app\nimport gradio.ipython_ext as ext\n"
-              "print(app.skipped(), hasattr(ext, 'register_cell_magic'))", tmp_path)
+def test_in_a_notebook_ipython_is_not_hidden_and_gradio_keeps_its_magic(tmp_path):
+    out = run("import IPython\nfrom playground import gradio_import\n"
+              "gradio_import.skip_unused_gradio_work(hide_ipython=True)\n"
+              "import gradio.ipython_ext as ext\nprint(gradio_import.skipped(), hasattr(ext, 'register_cell_magic'))",
+              tmp_path)
     assert out[-1] == "type-stub writer skipped True"
+
+
+def test_a_page_built_without_interim_server_apps_is_served_by_the_one_launch_builds():
+    import gradio as gr
+    from gradio.routes import App
+
+    from playground.gradio_import import server_app_built_at_launch
+
+    built = App.create_app
+    with server_app_built_at_launch(), gr.Blocks() as demo:
+        demo.queue(max_size=3)
+        box = gr.Textbox(elem_id="echo")
+        box.submit(lambda text: text.upper(), box, box)
+    assert demo.app is None and demo.config["components"]  # no interim app; the config is built
+    assert App.create_app is built  # restored: other pages are built as Gradio builds them
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1")
+    try:
+        from gradio_client import Client
+
+        assert demo.app is not None and demo._queue.max_size == 3
+        assert Client(demo.local_url, verbose=False).predict("abc", api_name="/lambda") == "ABC"
+    finally:
+        demo.close()
+
+
+def test_an_error_while_the_page_is_built_still_restores_gradio():
+    import gradio as gr
+    from gradio.routes import App
+
+    from playground.gradio_import import server_app_built_at_launch
+
+    built = App.create_app
+    with pytest.raises(ValueError, match="bad block"), server_app_built_at_launch(), gr.Blocks():
+        raise ValueError("bad block")
+    assert App.create_app is built
+    with gr.Blocks() as demo:
+        gr.Textbox()
+    assert demo.app is not None
