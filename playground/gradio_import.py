@@ -26,18 +26,25 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
 STUBS = "gradio.component_meta"
-_done: list[str] = []  # what the hook did (or could not do), in the order it happened
+_done: list[str] = []  # what was done (or could not be), in order
+_called = False
+_stubs_skipped = 0  # component classes whose stub was not rewritten
+_building = threading.RLock()  # one page build at a time patches Gradio's App
 
 
 def _no_stub(*_: Any, **__: Any) -> None:
     """Stands in for `create_or_modify_pyi`: the stubs are for editors, and ship with the wheel."""
+    global _stubs_skipped
+    _stubs_skipped += 1
 
 
 def _without_stubs(module: ModuleType) -> None:
@@ -49,7 +56,8 @@ def _without_stubs(module: ModuleType) -> None:
 
 
 class _Hook(importlib.abc.MetaPathFinder):
-    """Finds `gradio.component_meta` as the normal path finder would and wraps how it is executed."""
+    """Finds `gradio.component_meta` as the normal path finder would, wraps how it is executed, and
+    leaves `sys.meta_path` when it is executed."""
 
     def find_spec(self, name: str, path: Sequence[str] | None, target: ModuleType | None = None
                   ) -> importlib.machinery.ModuleSpec | None:
@@ -57,10 +65,13 @@ class _Hook(importlib.abc.MetaPathFinder):
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return None  # not a plain source module: let the other finders load it as usual
+            _done.append(f"{STUBS} is not a plain source module here: imported as is")
+            return None  # let the other finders load it as usual
         load = spec.loader.exec_module
 
         def exec_module(module: ModuleType) -> None:
+            if self in sys.meta_path:  # (not while the import system walks it, in find_spec)
+                sys.meta_path.remove(self)
             load(module)
             _without_stubs(module)
 
@@ -69,12 +80,15 @@ class _Hook(importlib.abc.MetaPathFinder):
 
 
 def skip_unused_gradio_work(hide_ipython: bool = False) -> None:
-    """Install the hook, and with `hide_ipython` make IPython unimportable unless it is already imported.
-    Only the first call acts; the hook is without effect when Gradio is already imported (`skipped()`
-    says so)."""
-    if _done or any(isinstance(f, _Hook) for f in sys.meta_path):  # called before
+    """Install the hook, and with `hide_ipython` make IPython unimportable unless it is already imported
+    (or not installed: then there is nothing to hide). Only the first call acts, so a later call
+    cannot hide IPython after an earlier one did not; the hook is without effect when Gradio is
+    already imported (`skipped()` says so)."""
+    global _called
+    if _called:
         return
-    if hide_ipython and "IPython" not in sys.modules:
+    _called = True
+    if hide_ipython and "IPython" not in sys.modules and importlib.util.find_spec("IPython") is not None:
         sys.modules["IPython"] = None  # type: ignore[assignment]  # `import IPython...` raises ImportError
         _done.append("IPython hidden (not a notebook)")
     if STUBS in sys.modules:
@@ -84,8 +98,9 @@ def skip_unused_gradio_work(hide_ipython: bool = False) -> None:
 
 
 def skipped() -> str:
-    """What the hook did, as one phrase for the log ('' before Gradio is imported)."""
-    return "; ".join(_done)
+    """What was skipped, as one phrase for the log ('' before Gradio is imported)."""
+    return "; ".join(f"{d} ({_stubs_skipped} component classes)" if d == "type-stub writer skipped" else d
+                     for d in _done)
 
 
 @contextmanager
@@ -102,9 +117,10 @@ def server_app_built_at_launch() -> Iterator[None]:
     """
     from gradio.routes import App
 
-    create_app = App.__dict__["create_app"]
-    App.create_app = staticmethod(lambda *_, **__: None)
-    try:
-        yield
-    finally:
-        App.create_app = create_app
+    with _building:  # a page built meanwhile in another thread waits (launching one does not)
+        create_app = App.__dict__["create_app"]
+        App.create_app = staticmethod(lambda *_, **__: None)
+        try:
+            yield
+        finally:
+            App.create_app = create_app

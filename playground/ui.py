@@ -102,6 +102,7 @@ def build_ui(engine: Engine, settings: Settings, *, store: Store | PendingStore 
              store_note: str = NO_STORE) -> gr.Blocks:
     identity = Identity.from_settings(settings) if store is not None else None
     # Gradio copies every file a handler returns (the exports) into its cache: remove those after an hour.
+    # Gradio's interim server apps are not built: `launch` builds the one it serves (playground.gradio_import).
     with server_app_built_at_launch(), gr.Blocks(title="Decoder playground", delete_cache=(600, 3600)) as demo:
         demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.queue_size)
         with gr.Row(equal_height=True, elem_id="header-row"):

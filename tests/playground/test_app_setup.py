@@ -85,7 +85,7 @@ def test_app_py_serves_its_page_before_it_loads_the_presets_models(tmp_path):
         assert served and "models of preset 'embedded' loaded" in text, text[-2000:]
         assert text.index("Running on local URL") < text.index("models of preset 'embedded' loaded"), text[-2000:]
         assert text.index("Running on local URL") < text.index("votes are stored in"), text[-2000:]  # opened after
-        assert "imported: IPython hidden (not a notebook); type-stub writer skipped" in text, text[-2000:]
+        assert "type-stub writer skipped (" in text.split("Running on local URL")[0], text[-2000:]  # gradio_import
     finally:
         proc.terminate()
         proc.wait(30)
