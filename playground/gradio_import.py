@@ -35,8 +35,9 @@ from types import ModuleType
 from typing import Any
 
 STUBS = "gradio.component_meta"
-_done: list[str] = []  # what was done (or could not be), in order
+_done: list[str] = []  # what was done (or could not be), in order; the stubs' line is added by `skipped()`
 _called = False
+_stubs_replaced = False  # the stub writer is `_no_stub`
 _stubs_skipped = 0  # component classes whose stub was not rewritten
 _building = threading.RLock()  # one page build at a time patches Gradio's App
 
@@ -48,9 +49,10 @@ def _no_stub(*_: Any, **__: Any) -> None:
 
 
 def _without_stubs(module: ModuleType) -> None:
+    global _stubs_replaced
     if callable(getattr(module, "create_or_modify_pyi", None)):
         module.create_or_modify_pyi = _no_stub
-        _done.append("type-stub writer skipped")
+        _stubs_replaced = True
     else:
         _done.append(f"{STUBS} has no create_or_modify_pyi: imported as is")
 
@@ -99,8 +101,8 @@ def skip_unused_gradio_work(hide_ipython: bool = False) -> None:
 
 def skipped() -> str:
     """What was skipped, as one phrase for the log ('' before Gradio is imported)."""
-    return "; ".join(f"{d} ({_stubs_skipped} component classes)" if d == "type-stub writer skipped" else d
-                     for d in _done)
+    stubs = [f"type-stub writer skipped ({_stubs_skipped} component classes)"] if _stubs_replaced else []
+    return "; ".join([*_done, *stubs])
 
 
 @contextmanager
